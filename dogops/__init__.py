@@ -1,0 +1,1 @@
+"""Tooling behind tasks.py: emulator, packaging, training jobs, Terraform, deploy, predict."""
