@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov pins its own boto3, so it lives in a venv of its own.
+SCAN_VENV := .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed
+CHECKOV_VERSION := 3.3.30
 # Offline provider mirror on this kind of machine; elsewhere Terraform uses the registry.
 TF_MIRROR ?= /opt/tf-plugins
 ifneq ($(wildcard $(TF_MIRROR)),)
@@ -36,8 +40,13 @@ test-terraform:
 	terraform -chdir=terraform validate
 	terraform -chdir=terraform test
 
-scan: install
-	$(BIN)/checkov --quiet --compact --framework terraform -d terraform --config-file .checkov.yaml
+$(SCAN_STAMP):
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $@
+
+scan: $(SCAN_STAMP)
+	$(SCAN_VENV)/bin/checkov --quiet --compact --framework terraform -d terraform --config-file .checkov.yaml
 
 test-python: install
 	$(BIN)/pytest
@@ -46,4 +55,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf build .dogops .pytest_cache terraform/.terraform
+	rm -rf build .dogops .pytest_cache terraform/.terraform $(SCAN_VENV)

@@ -1,0 +1,147 @@
+# Root configuration: storage, IAM and the Lambda always; the SageMaker endpoint once
+# model_data_url is set (the tooling applies once for a bucket, trains, then applies again);
+# the EC2 training host only when enable_training_host is true.
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+
+  policies_dir = "${path.root}/../policies"
+  bucket_name  = coalesce(var.bucket_name, "${var.project_name}-${local.account_id}-${var.region}")
+  # Built from the name (not read from the bucket) so policies show their real ARNs in the plan.
+  bucket_arn      = "arn:${local.partition}:s3:::${local.bucket_name}"
+  endpoint_name   = "${var.project_name}-endpoint"
+  function_name   = "${var.project_name}-predict"
+  lambda_zip_path = coalesce(var.lambda_zip_path, "${path.root}/../build/lambda_function.zip")
+  lambda_log_group_arn = join(":", [
+    "arn", local.partition, "logs", var.region, local.account_id, "log-group",
+    "/aws/lambda/${local.function_name}",
+  ])
+
+  # AWS Deep Learning Containers live in 763104351884 in most regions; these regions use their
+  # own registry account (from the SageMaker Python SDK's image_uri_config/pytorch.json).
+  dlc_registry_accounts = {
+    "af-south-1"     = "626614931356"
+    "ap-east-1"      = "871362719292"
+    "ap-east-2"      = "975050140332"
+    "ap-northeast-3" = "364406365360"
+    "ap-south-2"     = "772153158452"
+    "ap-southeast-3" = "907027046896"
+    "ap-southeast-4" = "457447274322"
+    "ap-southeast-5" = "550225433462"
+    "ap-southeast-6" = "633930458069"
+    "ap-southeast-7" = "590183813437"
+    "ca-west-1"      = "204538143572"
+    "cn-north-1"     = "727897471807"
+    "cn-northwest-1" = "727897471807"
+    "eu-central-2"   = "380420809688"
+    "eu-south-1"     = "692866216735"
+    "eu-south-2"     = "503227376785"
+    "il-central-1"   = "780543022126"
+    "me-central-1"   = "914824155844"
+    "me-south-1"     = "217643126080"
+    "mx-central-1"   = "637423239942"
+    "us-gov-east-1"  = "446045086412"
+    "us-gov-west-1"  = "442386744353"
+  }
+  dlc_account  = lookup(local.dlc_registry_accounts, var.region, "763104351884")
+  dlc_registry = "${local.dlc_account}.dkr.ecr.${var.region}.${data.aws_partition.current.dns_suffix}"
+
+  inference_image_uri = coalesce(var.inference_image_uri, "${local.dlc_registry}/pytorch-inference:2.6.0-cpu-py312")
+
+  # The execution role may pull exactly the repositories it uses: the DLC PyTorch training and
+  # inference repositories of the region, plus the repository of a custom inference image.
+  image_parts = regex("^([0-9]{12})\\.dkr\\.ecr\\.([a-z0-9-]+)\\.[^/]+/([^:@]+)", local.inference_image_uri)
+  ecr_repository_arns = distinct([
+    "arn:${local.partition}:ecr:${var.region}:${local.dlc_account}:repository/pytorch-training",
+    "arn:${local.partition}:ecr:${var.region}:${local.dlc_account}:repository/pytorch-inference",
+    "arn:${local.partition}:ecr:${local.image_parts[1]}:${local.image_parts[0]}:repository/${local.image_parts[2]}",
+  ])
+}
+
+module "storage" {
+  source = "./modules/storage"
+
+  bucket_name                        = local.bucket_name
+  policies_dir                       = local.policies_dir
+  force_destroy                      = var.bucket_force_destroy
+  noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
+}
+
+module "iam" {
+  source = "./modules/iam"
+
+  name_prefix               = var.project_name
+  policies_dir              = local.policies_dir
+  partition                 = local.partition
+  region                    = var.region
+  account_id                = local.account_id
+  bucket_arn                = local.bucket_arn
+  endpoint_name             = local.endpoint_name
+  lambda_log_group_arn      = local.lambda_log_group_arn
+  ecr_repository_arns       = local.ecr_repository_arns
+  create_training_host_role = var.enable_training_host
+}
+
+module "endpoint" {
+  source = "./modules/endpoint"
+  count  = var.model_data_url == null ? 0 : 1
+
+  endpoint_name                   = local.endpoint_name
+  model_data_url                  = var.model_data_url
+  inference_image_uri             = local.inference_image_uri
+  execution_role_arn              = module.iam.sagemaker_execution_role_arn
+  region                          = var.region
+  instance_type                   = var.endpoint_instance_type
+  min_capacity                    = var.min_capacity
+  max_capacity                    = var.max_capacity
+  target_invocations_per_instance = var.target_invocations_per_instance
+  scale_in_cooldown               = var.scale_in_cooldown
+  scale_out_cooldown              = var.scale_out_cooldown
+
+  # The model's role must be able to read the archive and pull the image before SageMaker tries.
+  depends_on = [module.iam]
+}
+
+module "inference_lambda" {
+  source = "./modules/inference_lambda"
+
+  function_name           = local.function_name
+  role_arn                = module.iam.lambda_role_arn
+  zip_path                = local.lambda_zip_path
+  endpoint_name           = local.endpoint_name
+  runtime                 = var.lambda_runtime
+  memory_mb               = var.lambda_memory_mb
+  timeout_s               = var.lambda_timeout_s
+  top_k                   = var.lambda_top_k
+  reserved_concurrency    = var.reserved_concurrency
+  provisioned_concurrency = var.provisioned_concurrency
+  enable_snapstart        = var.enable_snapstart
+  enable_function_url     = var.enable_function_url
+  log_retention_days      = var.lambda_log_retention_days
+
+  # Provisioned environments initialise right away; the role policy must already be attached.
+  depends_on = [module.iam]
+}
+
+module "training_host" {
+  source = "./modules/training_host"
+  count  = var.enable_training_host ? 1 : 0
+
+  name_prefix           = var.project_name
+  instance_type         = var.training_host_instance_type
+  ami_id                = var.training_host_ami_id
+  instance_profile_name = module.iam.training_host_instance_profile_name
+  bucket_name           = module.storage.bucket_name
+  region                = var.region
+  run_id                = var.training_host_run_id
+  train_args            = var.training_host_train_args
+  use_spot              = var.training_host_use_spot
+  root_volume_size_gb   = var.training_host_root_volume_gb
+  subnet_id             = var.training_host_subnet_id
+  detailed_monitoring   = var.training_host_detailed_monitoring
+}

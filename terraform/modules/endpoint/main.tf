@@ -1,0 +1,86 @@
+# Model -> endpoint config -> endpoint, plus target-tracking autoscaling on the variant.
+#
+# Zero-downtime rollout: the model name carries a hash of (model archive, image), so a new model
+# is a new model resource; the endpoint config uses name_prefix + create_before_destroy, so the new
+# config exists before the endpoint is switched to it (an in-place UpdateEndpoint, which SageMaker
+# performs blue/green) and the old config and model are deleted only afterwards.
+
+locals {
+  variant_name = "AllTraffic"
+  model_hash   = substr(sha256("${var.model_data_url}|${var.inference_image_uri}"), 0, 12)
+  # SageMaker names are at most 63 characters.
+  model_name = "${substr(var.endpoint_name, 0, 63 - 13)}-${local.model_hash}"
+}
+
+resource "aws_sagemaker_model" "this" {
+  #checkov:skip=CKV_AWS_370:Network isolation would block the documented {"url": ...} input (the container downloads the image) and the start-up install of code/requirements.txt.
+  name               = local.model_name
+  execution_role_arn = var.execution_role_arn
+
+  primary_container {
+    image          = var.inference_image_uri
+    model_data_url = var.model_data_url
+    environment = {
+      # A model created outside the SageMaker SDK must name its handler module itself; the
+      # archive carries it under code/ (docs/DESIGN.md, "Model artifact").
+      SAGEMAKER_PROGRAM             = "inference.py"
+      SAGEMAKER_SUBMIT_DIRECTORY    = "/opt/ml/model/code"
+      SAGEMAKER_REGION              = var.region
+      SAGEMAKER_CONTAINER_LOG_LEVEL = "20"
+    }
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_sagemaker_endpoint_configuration" "this" {
+  #checkov:skip=CKV_AWS_98:The ML storage volume is encrypted with the SageMaker-managed key; a customer-managed KMS key adds a key policy and cost without narrowing access.
+  # name_prefix + a 26-character unique suffix must fit SageMaker's 63-character limit.
+  name_prefix = "${substr(var.endpoint_name, 0, 36)}-"
+
+  production_variants {
+    variant_name           = local.variant_name
+    model_name             = aws_sagemaker_model.this.name
+    instance_type          = var.instance_type
+    initial_instance_count = var.min_capacity
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_sagemaker_endpoint" "this" {
+  name                 = var.endpoint_name
+  endpoint_config_name = aws_sagemaker_endpoint_configuration.this.name
+}
+
+resource "aws_appautoscaling_target" "variant" {
+  # No role_arn: Application Auto Scaling uses its service-linked role and ignores a given one,
+  # which would leave a permanent diff in every plan.
+  service_namespace  = "sagemaker"
+  resource_id        = "endpoint/${aws_sagemaker_endpoint.this.name}/variant/${local.variant_name}"
+  scalable_dimension = "sagemaker:variant:DesiredInstanceCount"
+  min_capacity       = var.min_capacity
+  max_capacity       = var.max_capacity
+}
+
+resource "aws_appautoscaling_policy" "invocations" {
+  name               = "${var.endpoint_name}-invocations-per-instance"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.variant.service_namespace
+  resource_id        = aws_appautoscaling_target.variant.resource_id
+  scalable_dimension = aws_appautoscaling_target.variant.scalable_dimension
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.target_invocations_per_instance
+    scale_in_cooldown  = var.scale_in_cooldown
+    scale_out_cooldown = var.scale_out_cooldown
+
+    predefined_metric_specification {
+      predefined_metric_type = "SageMakerVariantInvocationsPerInstance"
+    }
+  }
+}

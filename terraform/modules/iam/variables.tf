@@ -1,0 +1,102 @@
+variable "name_prefix" {
+  description = "Prefix for role names (the project name)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-32 characters of lowercase letters, digits and '-', starting with a letter."
+  }
+}
+
+variable "policies_dir" {
+  description = "Directory holding the policy templates (*.json.tftpl)."
+  type        = string
+
+  validation {
+    condition = alltrue([
+      for name in ["assume_role", "sagemaker_execution", "lambda_invoke_endpoint", "training_host"] :
+      fileexists("${var.policies_dir}/${name}.json.tftpl")
+    ])
+    error_message = "policies_dir must contain assume_role, sagemaker_execution, lambda_invoke_endpoint and training_host .json.tftpl (the repository's policies/ directory)."
+  }
+}
+
+variable "partition" {
+  description = "AWS partition of the account (aws, aws-cn, aws-us-gov)."
+  type        = string
+
+  validation {
+    condition     = contains(["aws", "aws-cn", "aws-us-gov"], var.partition)
+    error_message = "partition must be one of aws, aws-cn, aws-us-gov."
+  }
+}
+
+variable "region" {
+  description = "AWS region the stack runs in."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must look like us-east-1."
+  }
+}
+
+variable "account_id" {
+  description = "12-digit id of the AWS account that owns the stack (confused-deputy guard in trust policies and ARNs)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.account_id))
+    error_message = "account_id must be 12 digits."
+  }
+}
+
+variable "bucket_arn" {
+  description = "ARN of the artifacts bucket."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:[a-z-]+:s3:::[a-z0-9.-]{3,63}$", var.bucket_arn))
+    error_message = "bucket_arn must be an S3 bucket ARN such as arn:aws:s3:::my-bucket."
+  }
+}
+
+variable "endpoint_name" {
+  description = "Name of the SageMaker endpoint the Lambda may invoke (known before the endpoint exists)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", var.endpoint_name))
+    error_message = "endpoint_name must be 1-63 letters, digits and '-', not starting or ending with '-'."
+  }
+}
+
+variable "lambda_log_group_arn" {
+  description = "ARN of the Lambda function's own log group (without the trailing :*)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:[a-z-]+:logs:[a-z0-9-]+:[0-9]{12}:log-group:/aws/lambda/[A-Za-z0-9_-]+$", var.lambda_log_group_arn))
+    error_message = "lambda_log_group_arn must be a log group ARN ending in log-group:/aws/lambda/<function name>."
+  }
+}
+
+variable "ecr_repository_arns" {
+  description = "ECR repositories the SageMaker execution role may pull images from (training and inference containers)."
+  type        = list(string)
+
+  validation {
+    condition = length(var.ecr_repository_arns) > 0 && alltrue([
+      for arn in var.ecr_repository_arns :
+      can(regex("^arn:[a-z-]+:ecr:[a-z0-9-]+:[0-9]{12}:repository/[a-z0-9._/-]+$", arn))
+    ])
+    error_message = "ecr_repository_arns must list at least one ECR repository ARN (arn:aws:ecr:<region>:<account>:repository/<name>); wildcards are not allowed."
+  }
+}
+
+variable "create_training_host_role" {
+  description = "Create the EC2 training host role and instance profile."
+  type        = bool
+  default     = false
+  nullable    = false
+}

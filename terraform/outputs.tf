@@ -1,0 +1,64 @@
+output "bucket_name" {
+  description = "Artifacts bucket (data/, code/, training-jobs/, checkpoints/, models/ec2/)."
+  value       = module.storage.bucket_name
+}
+
+output "endpoint_name" {
+  description = "Deterministic SageMaker endpoint name (the endpoint exists once model_data_url is set; see endpoint_deployed)."
+  value       = local.endpoint_name
+}
+
+output "endpoint_deployed" {
+  description = "Whether this configuration manages a model, endpoint and autoscaling (model_data_url is set)."
+  value       = var.model_data_url != null
+}
+
+output "model_name" {
+  description = "SageMaker model behind the endpoint, or null before a model_data_url is set."
+  value       = one(module.endpoint[*].model_name)
+}
+
+output "inference_image_uri" {
+  description = "Serving container image the model uses."
+  value       = local.inference_image_uri
+}
+
+output "function_name" {
+  description = "Name of the Lambda function."
+  value       = module.inference_lambda.function_name
+}
+
+output "function_alias_arn" {
+  description = "ARN of the live alias (invoke this: it carries the provisioned concurrency)."
+  value       = module.inference_lambda.alias_arn
+}
+
+output "function_url" {
+  description = "AWS_IAM-authenticated function URL of the live alias, or null when enable_function_url is false."
+  value       = module.inference_lambda.function_url
+}
+
+output "sagemaker_execution_role_arn" {
+  description = "Role for SageMaker training/tuning jobs and the endpoint's model."
+  value       = module.iam.sagemaker_execution_role_arn
+}
+
+output "lambda_role_arn" {
+  description = "Execution role of the Lambda function."
+  value       = module.iam.lambda_role_arn
+}
+
+output "training_host_role_arn" {
+  description = "Role of the EC2 training host, or null when enable_training_host is false."
+  value       = module.iam.training_host_role_arn
+}
+
+output "training_host_instance_id" {
+  description = "Instance id of the EC2 training host, or null when enable_training_host is false."
+  value       = one(module.training_host[*].instance_id)
+}
+
+output "training_host_artifact_prefix" {
+  description = "S3 prefix the training host uploads its run to, or null when enable_training_host is false."
+  value       = one(module.training_host[*].artifact_prefix)
+}
