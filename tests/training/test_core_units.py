@@ -1,0 +1,151 @@
+"""Fast checks of the core pieces: sample data, labels, preprocessing parity, freezing, metrics,
+samplers and checkpoints."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import pytest
+import torch
+from classifier import checkpoint, data, engine
+from classifier.distributed import DistContext
+from classifier.model import ModelError, apply_freeze, build_model, set_train_mode
+from classifier.preprocess import EvalTransform, prepare_image
+from PIL import Image
+from skimage import data as skdata
+from torch import nn
+
+from dogops.sample_data import CLASS_NAMES, human_label, make_digits_imagefolder, sample_image
+
+
+def tree_digest(root) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.png")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_sample_data_layout_is_complete_and_stratified(digits_dir):
+    for split in data.SPLITS:
+        assert sorted(p.name for p in (digits_dir / split).iterdir()) == list(CLASS_NAMES)
+    counts = {s: len(list((digits_dir / s).glob("*/*.png"))) for s in data.SPLITS}
+    assert sum(counts.values()) == 1797  # every real digit, exactly once
+    assert counts["train"] > 4 * counts["test"] > 0
+    with Image.open(next((digits_dir / "train" / "001.zero").glob("*.png"))) as image:
+        assert image.size == (32, 32)
+
+
+def test_sample_data_is_deterministic_and_skips_when_complete(tmp_path, digits_dir):
+    first = make_digits_imagefolder(tmp_path / "a", image_size=32, seed=0)
+    assert tree_digest(first) == tree_digest(digits_dir)
+    started = time.perf_counter()
+    make_digits_imagefolder(first, image_size=32, seed=0)
+    assert time.perf_counter() - started < 1.0  # already complete: nothing rewritten
+    other = make_digits_imagefolder(tmp_path / "b", image_size=32, seed=1)
+    assert tree_digest(other) != tree_digest(first)
+
+
+def test_sample_data_rebuilds_a_partial_tree(tmp_path):
+    root = make_digits_imagefolder(tmp_path / "d", image_size=16)
+    victim = next((root / "test").glob("*/*.png"))
+    victim.unlink()
+    make_digits_imagefolder(root, image_size=16)
+    assert victim.is_file()
+
+
+def test_sample_image_and_human_labels(digits_dir):
+    path, label = sample_image(digits_dir)
+    assert path.is_file() and path.parent.name == "008.seven" and label == "seven"
+    assert human_label("046.Carolina_dog") == "Carolina dog"
+    assert data.human_label("046.Carolina_dog") == "Carolina dog"
+    assert data.human_label("no_prefix") == "no prefix"
+
+
+def test_eval_preprocessing_is_shared_with_serving():
+    photo = Image.fromarray(skdata.chelsea())
+    from_pil = EvalTransform(224)(photo)
+    tensor = torch.from_numpy(skdata.chelsea()).permute(2, 0, 1).contiguous()
+    assert torch.equal(from_pil, prepare_image(tensor, 224))
+    assert from_pil.shape == (3, 224, 224)
+    # normalised: roughly zero-centred, unit scale
+    assert -1.5 < from_pil.mean().item() < 1.5 and 0.3 < from_pil.std().item() < 2.0
+
+
+def test_freeze_policies_and_frozen_batchnorm_statistics():
+    model = build_model("resnet18", 5, freeze="head")
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {"fc.weight", "fc.bias"}
+    apply_freeze(model, "last-block")
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith(("layer4.", "fc.")) for n in trainable)
+    apply_freeze(model, "head")
+    before = model.bn1.running_mean.clone()
+    set_train_mode(model)
+    assert not model.bn1.training and model.fc.training
+    model(torch.randn(4, 3, 32, 32))
+    assert torch.equal(before, model.bn1.running_mean)  # frozen means frozen statistics too
+    with pytest.raises(ModelError):
+        apply_freeze(model, "everything")
+    with pytest.raises(ModelError):
+        build_model("vgg16", 5)
+
+
+def test_pretrained_weights_file_loads_backbone_and_replaces_head(tmp_path):
+    source = build_model("resnet18", 7)
+    path = tmp_path / "weights.pth"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in source.state_dict().items()}}, path)
+    model = build_model("resnet18", 3, pretrained=str(path))
+    assert torch.equal(model.conv1.weight, source.conv1.weight)
+    assert model.fc.out_features == 3
+    torch.save(build_model("resnet34", 7).state_dict(), path)
+    with pytest.raises(ModelError, match="does not match"):
+        build_model("resnet18", 3, pretrained=str(path))
+
+
+class Fixed(nn.Module):
+    """Predicts class 0 with a known loss, whatever the input."""
+
+    def forward(self, x):
+        return torch.tensor([[2.0, 0.0]]).repeat(x.shape[0], 1)
+
+
+def test_evaluation_is_sample_weighted_over_uneven_batches():
+    images = torch.zeros(5, 3, 4, 4)
+    targets = torch.tensor([0, 0, 0, 1, 1])
+    loader = [(images[:4], targets[:4]), (images[4:], targets[4:])]  # batches of 4 and 1
+    result = engine.evaluate(Fixed(), loader, DistContext(), 2, channels_last=False)
+    per_sample = nn.functional.cross_entropy(Fixed()(images), targets, reduction="none")
+    assert result.loss == pytest.approx(per_sample.mean().item())  # not a mean of batch means
+    assert result.accuracy == pytest.approx(3 / 5)
+    assert result.confusion.tolist() == [[3, 0], [2, 0]]
+
+
+def test_shard_sampler_covers_each_index_once():
+    shards = [list(data.ShardSampler(11, rank, 3)) for rank in range(3)]
+    assert sorted(i for shard in shards for i in shard) == list(range(11))
+
+
+def test_checkpoint_is_atomic_and_checks_its_fingerprint(tmp_path):
+    state = {"fingerprint": {"arch": "resnet18"}, "epoch": 2, "w": torch.ones(2)}
+    checkpoint.save_checkpoint(tmp_path, state)
+    assert [p.name for p in tmp_path.iterdir()] == [checkpoint.CHECKPOINT_NAME]  # no temp left
+    loaded = checkpoint.load_checkpoint(tmp_path, {"arch": "resnet18"})
+    assert loaded["epoch"] == 2 and torch.equal(loaded["w"], torch.ones(2))
+    assert checkpoint.load_checkpoint(tmp_path / "empty", {"arch": "resnet18"}) is None
+    with pytest.raises(checkpoint.CheckpointError):
+        checkpoint.load_checkpoint(tmp_path, {"arch": "resnet50"})
+    (tmp_path / checkpoint.CHECKPOINT_NAME).write_bytes(b"torn")
+    with pytest.raises(checkpoint.CheckpointError, match="unreadable"):
+        checkpoint.load_checkpoint(tmp_path, {"arch": "resnet18"})
+
+
+def test_mismatched_classes_between_splits_are_refused(tmp_path, small_digits_dir):
+    import shutil
+
+    shutil.copytree(small_digits_dir, tmp_path / "d")
+    shutil.rmtree(tmp_path / "d" / "valid" / "003.two")
+    dirs = data.resolve_split_dirs(str(tmp_path / "d"))
+    with pytest.raises(data.DataError, match="valid classes differ"):
+        data.load_splits(dirs, 16, "none")

@@ -1,0 +1,49 @@
+"""Evaluation preprocessing on tensors, shared by validation/test and the endpoint.
+
+Training evaluation and serving call the same function, so a served prediction is computed on
+exactly the pixels the reported test accuracy was measured on.
+"""
+
+from __future__ import annotations
+
+import torch
+from torchvision.transforms import functional as TF
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def resize_size_for(image_size: int) -> int:
+    """Shorter side before the centre crop (the usual 256 -> 224 ratio)."""
+    return round(image_size * 256 / 224)
+
+
+def prepare_image(
+    image: torch.Tensor,
+    image_size: int,
+    mean: tuple[float, ...] = IMAGENET_MEAN,
+    std: tuple[float, ...] = IMAGENET_STD,
+) -> torch.Tensor:
+    """uint8 CHW RGB image -> normalised float CHW tensor: resize shorter side, centre crop."""
+    if image.dtype != torch.uint8 or image.ndim != 3 or image.shape[0] != 3:
+        raise ValueError(f"expected a uint8 3xHxW tensor, got {image.dtype} {tuple(image.shape)}")
+    image = TF.resize(image, resize_size_for(image_size), antialias=True)
+    image = TF.center_crop(image, [image_size, image_size])
+    tensor = image.to(torch.float32).div_(255.0)
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
+    return tensor.sub_(mean_t).div_(std_t)
+
+
+class EvalTransform:
+    """PIL image -> normalised tensor through :func:`prepare_image` (picklable for workers)."""
+
+    def __init__(self, image_size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+        self.image_size = image_size
+        self.mean = tuple(mean)
+        self.std = tuple(std)
+
+    def __call__(self, pil_image) -> torch.Tensor:
+        return prepare_image(
+            TF.pil_to_tensor(pil_image.convert("RGB")), self.image_size, self.mean, self.std
+        )
