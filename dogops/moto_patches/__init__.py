@@ -13,6 +13,7 @@ PATCH_MODULES = (
     "lambda_provisioned_concurrency",
     "lambda_invoke",
     "lambda_snapstart",
+    "s3_bucket_policy_conditions",
     "sagemaker_instance_types",
     "sagemaker_empty_fields",
     "sagemaker_update_endpoint",
