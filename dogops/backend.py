@@ -1,0 +1,190 @@
+"""One target's AWS side: boto3 clients, Terraform runs and the stack's outputs.
+
+`local` talks to the embedded emulator (started on demand) with its own Terraform state;
+`aws` uses the normal credential chain and refuses to start without credentials.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dogops import config
+from dogops.errors import UserError
+from dogops.lambda_package import LambdaPackageError
+from dogops.lambda_package import build_lambda_zip as _build_zip
+from dogops.terraform import Terraform, emulator_override, remove_stale_emulator_override
+
+EXTERNAL_EMULATOR_ENV = "DOGOPS_EMULATOR_URL"
+
+
+def build_lambda_zip(terraform_dir: Path = config.TERRAFORM_DIR) -> Path:
+    """The deterministic Lambda zip where the root configuration reads it by default
+    (`<terraform>/../build/lambda_function.zip`); rewritten only when its sources changed."""
+    try:
+        return _build_zip(config.LAMBDA_DIR, terraform_dir.parent / "build" / "lambda_function.zip")
+    except LambdaPackageError as err:
+        raise UserError(f"cannot package the Lambda: {err}") from None
+
+
+@dataclass
+class Backend:
+    target: str
+    region: str = config.DEFAULT_REGION
+    endpoint_url: str | None = None
+    terraform_dir: Path = config.TERRAFORM_DIR
+    _session: object = field(default=None, repr=False)
+
+    # -- sessions ----------------------------------------------------------------------------
+    @property
+    def is_local(self) -> bool:
+        return self.target == "local"
+
+    def session(self):
+        import boto3
+
+        if self._session is None:
+            if self.is_local:
+                self._session = boto3.Session(
+                    aws_access_key_id=config.EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=config.EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                    region_name=self.region)
+            else:
+                self._session = boto3.Session(region_name=self.region)
+                if self._session.get_credentials() is None:
+                    raise UserError(
+                        "no AWS credentials found for --target aws: configure them (aws "
+                        "configure, AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or "
+                        "use --target local to run everything on the embedded emulator")
+        return self._session
+
+    def client(self, service: str):
+        return self.session().client(service, endpoint_url=self.endpoint_url)
+
+    def client_environment(self) -> dict[str, str]:
+        """Environment for child processes (endpoint host, EC2 user data) using this target."""
+        env = {"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
+        if self.is_local:
+            env.update({"AWS_ENDPOINT_URL": self.endpoint_url or "", **config.EMULATOR_CREDENTIALS})
+        return env
+
+    @contextlib.contextmanager
+    def sdk_environment(self) -> Iterator[None]:
+        """SDKs that build their own clients (SageMaker SDK) follow AWS_ENDPOINT_URL."""
+        if not self.is_local:
+            yield
+            return
+        saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION",
+                                                *config.EMULATOR_CREDENTIALS)}
+        os.environ.update({"AWS_ENDPOINT_URL": self.endpoint_url or "",
+                           "AWS_DEFAULT_REGION": self.region, **config.EMULATOR_CREDENTIALS})
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    # -- terraform ---------------------------------------------------------------------------
+    def terraform_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.is_local:
+            env.update(config.EMULATOR_CREDENTIALS)
+            for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+                env.pop(key, None)
+        env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = self.region
+        return env
+
+    @contextlib.contextmanager
+    def terraform(self, quiet: bool = False) -> Iterator[Terraform]:
+        """An initialised Terraform for this target (emulator profile in place for local)."""
+        paths = config.paths(self.target)
+        tf = Terraform(working_dir=self.terraform_dir, env=self.terraform_env(), state_file=paths.terraform_state,
+                       data_dir=paths.terraform_data_dir, var_files=self.var_files(),
+                       quiet=quiet)
+        if self.is_local:
+            with emulator_override(self.endpoint_url or "http://localhost:4566",
+                                   self.terraform_dir):
+                tf.init()
+                yield tf
+        else:
+            remove_stale_emulator_override(self.terraform_dir)
+            tf.init()
+            yield tf
+
+    def var_files(self) -> list[Path]:
+        """Emulator profile settings first, then the recorded model (later files win)."""
+        files = [self.terraform_dir / "emulator" / "emulator.tfvars.json"] if self.is_local else []
+        return [*files, config.paths(self.target).tfvars_file]
+
+    def base_variables(self) -> dict[str, object]:
+        """Variables the tooling always sets; builds the Lambda zip Terraform hashes if stale."""
+        build_lambda_zip(self.terraform_dir)
+        return {"region": self.region}
+
+    def apply(self, extra: Mapping[str, object] | None = None) -> dict[str, object]:
+        with self.terraform() as tf:
+            tf.apply({**self.base_variables(), **(extra or {})})
+            return tf.output()
+
+    def outputs(self) -> dict[str, object]:
+        with self.terraform(quiet=True) as tf:
+            return tf.output()
+
+    def ensure_stack(self) -> dict[str, object]:
+        """Outputs of an applied stack whose bucket exists; applies when it does not yet."""
+        outputs = self.outputs()
+        bucket = outputs.get("bucket_name")
+        if bucket and self._bucket_exists(str(bucket)):
+            return outputs
+        print(f"[{self.target}] creating the stack (bucket, roles, Lambda) with terraform apply")
+        return self.apply()
+
+    def _bucket_exists(self, bucket: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client("s3").head_bucket(Bucket=bucket)
+            return True
+        except ClientError:
+            return False
+
+
+def emulator_port() -> int:
+    from dogops import emulator
+
+    value = os.environ.get("DOGOPS_EMULATOR_PORT")
+    try:
+        return int(value) if value else emulator.DEFAULT_PORT
+    except ValueError:
+        raise UserError(f"DOGOPS_EMULATOR_PORT={value!r} is not a port number") from None
+
+
+def for_target(target: str, start_emulator: bool = True) -> Backend:
+    """The backend for a target; for local, the emulator is started if it is not running."""
+    config.check_target(target)
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    # Tests point this at a copy of terraform/ so the override never lands in the shared tree.
+    terraform_dir = Path(os.environ.get("DOGOPS_TERRAFORM_DIR") or config.TERRAFORM_DIR)
+    if target == "aws":
+        backend = Backend("aws", region or config.DEFAULT_REGION, terraform_dir=terraform_dir)
+        backend.session()  # fail now, with a clear message, when there are no credentials
+        return backend
+    from dogops import emulator
+
+    external = os.environ.get(EXTERNAL_EMULATOR_ENV)
+    if external:  # an emulator someone else runs (e.g. LocalStack): used as it is
+        return Backend("local", config.DEFAULT_REGION, external.rstrip("/"),
+                       terraform_dir=terraform_dir)
+    port = emulator_port()
+    state_dir = config.paths("local").state_dir
+    if start_emulator:
+        url = emulator.start(port, state_dir).url
+    else:
+        url = emulator.endpoint_url(port)
+    return Backend("local", config.DEFAULT_REGION, url, terraform_dir=terraform_dir)

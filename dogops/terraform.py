@@ -1,0 +1,168 @@
+"""A small driver for the terraform CLI (init / plan / apply / output / destroy).
+
+python-terraform 0.10.1 breaks on Terraform 1.11 (`destroy` passes the removed `-force`,
+`output(name)` raises), and what we need is five subprocess calls, so we own them here.
+Emulator runs get their own state file and data dir, and the emulator provider override is
+copied beside the root configuration for the run only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+from dogops import config
+from dogops.errors import UserError
+
+EMULATOR_OVERRIDE_SOURCE = Path("emulator") / "providers_override.tf"
+EMULATOR_OVERRIDE_TARGET = Path("emulator_providers_override.tf")
+DEFAULT_EMULATOR_ENDPOINT = "http://localhost:4566"
+
+
+def terraform_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for terraform: offline provider mirror when present, no prompts."""
+    env = dict(os.environ if base is None else base)
+    if config.OFFLINE_PROVIDER_MIRROR.is_dir() and config.OFFLINE_TFRC.is_file():
+        env["TF_CLI_CONFIG_FILE"] = str(config.OFFLINE_TFRC)
+    env["TF_IN_AUTOMATION"] = "1"
+    env["TF_INPUT"] = "0"
+    return env
+
+
+def render_emulator_override(endpoint_url: str, root: Path = config.TERRAFORM_DIR) -> str:
+    """The emulator profile's provider override, pointed at `endpoint_url`."""
+    source = Path(root) / EMULATOR_OVERRIDE_SOURCE
+    if not source.is_file():
+        raise UserError(f"emulator profile missing: {source} does not exist")
+    text = source.read_text()
+    endpoint_url = endpoint_url.rstrip("/")
+    for default in (DEFAULT_EMULATOR_ENDPOINT, "http://127.0.0.1:4566"):
+        text = text.replace(default, endpoint_url)
+    return text
+
+
+@contextlib.contextmanager
+def emulator_override(endpoint_url: str, root: Path = config.TERRAFORM_DIR) -> Iterator[Path]:
+    """Place the emulator provider override beside the root configuration for one run."""
+    target = Path(root) / EMULATOR_OVERRIDE_TARGET
+    target.write_text(render_emulator_override(endpoint_url, root))
+    try:
+        yield target
+    finally:
+        target.unlink(missing_ok=True)
+
+
+def remove_stale_emulator_override(root: Path = config.TERRAFORM_DIR) -> None:
+    """A left-over override would silently send an AWS run to the emulator: remove it."""
+    target = Path(root) / EMULATOR_OVERRIDE_TARGET
+    if target.exists():
+        print(f"removing stale {target.name} from an interrupted emulator run")
+        target.unlink()
+
+
+class Terraform:
+    """Runs terraform in the root configuration with one target's state and variables."""
+
+    def __init__(
+        self,
+        working_dir: Path = config.TERRAFORM_DIR,
+        env: Mapping[str, str] | None = None,
+        state_file: Path | None = None,
+        data_dir: Path | None = None,
+        var_files: Sequence[Path] = (),
+        quiet: bool = False,
+    ):
+        if shutil.which("terraform") is None:
+            raise UserError("terraform is not on PATH: install Terraform >= 1.11")
+        self.working_dir = Path(working_dir)
+        self.env = terraform_env(env)
+        if data_dir is not None:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            self.env["TF_DATA_DIR"] = str(data_dir)
+        self.state_file = state_file
+        self.var_files = [Path(p) for p in var_files]
+        self.quiet = quiet
+        self._temp_files: list[Path] = []
+
+    # -- low level -------------------------------------------------------------------------
+    def _color(self) -> list[str]:
+        return [] if sys.stdout.isatty() and not self.quiet else ["-no-color"]
+
+    def _state_args(self) -> list[str]:
+        return [f"-state={self.state_file}"] if self.state_file else []
+
+    def _var_args(self, variables: Mapping[str, object] | None) -> list[str]:
+        args = [f"-var-file={p}" for p in self.var_files if p.exists()]
+        if variables:
+            # A JSON var file (not -var) so null, numbers and booleans keep their types.
+            fd, name = tempfile.mkstemp(prefix="dogops-", suffix=".tfvars.json")
+            with os.fdopen(fd, "w") as handle:
+                json.dump(dict(variables), handle)
+            self._temp_files.append(Path(name))
+            args.append(f"-var-file={name}")
+        return args
+
+    def run(self, *args: str, capture: bool = False, ok_codes: Sequence[int] = (0,)) -> tuple:
+        """Run terraform; stream its output unless captured; UserError on failure."""
+        cmd = ["terraform", f"-chdir={self.working_dir}", *args]
+        try:
+            if capture or self.quiet:
+                proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True,
+                                      check=False)
+            else:
+                sys.stdout.flush()
+                proc = subprocess.run(cmd, env=self.env, stderr=subprocess.PIPE, text=True,
+                                      check=False)
+                if proc.stderr:
+                    sys.stderr.write(proc.stderr)
+        finally:
+            for path in self._temp_files:
+                path.unlink(missing_ok=True)
+            self._temp_files.clear()
+        if proc.returncode not in ok_codes:
+            detail = (proc.stderr or "").strip().splitlines()[-15:]
+            message = f"terraform {args[0]} failed (exit {proc.returncode})"
+            if detail:
+                message += ":\n  " + "\n  ".join(detail)
+            raise UserError(message + "\nfix the cause and re-run: Terraform resumes from its state",
+                            exit_code=1)
+        return proc.returncode, proc.stdout or ""
+
+    # -- commands --------------------------------------------------------------------------
+    def init(self) -> None:
+        self.run("init", "-input=false", *self._color(), capture=True)
+
+    def plan(self, variables: Mapping[str, object] | None = None) -> bool:
+        """True when the plan has changes (terraform -detailed-exitcode)."""
+        code, _ = self.run("plan", "-input=false", "-detailed-exitcode", "-lock=true",
+                           *self._color(), *self._state_args(), *self._var_args(variables),
+                           ok_codes=(0, 2))
+        return code == 2
+
+    def apply(self, variables: Mapping[str, object] | None = None) -> None:
+        self.run("apply", "-input=false", "-auto-approve", *self._color(), *self._state_args(),
+                 *self._var_args(variables))
+
+    def destroy(self, variables: Mapping[str, object] | None = None) -> None:
+        self.run("destroy", "-input=false", "-auto-approve", *self._color(),
+                 *self._state_args(), *self._var_args(variables))
+
+    def output(self) -> dict[str, object]:
+        """All root outputs as plain values ({} before the first apply)."""
+        _, out = self.run("output", "-json", *self._state_args(), capture=True)
+        raw = json.loads(out or "{}")
+        return {name: item.get("value") for name, item in raw.items()}
+
+    def state_resources(self) -> list[str]:
+        """Addresses in the state (empty after a full destroy)."""
+        if self.state_file is not None and not self.state_file.exists():
+            return []
+        _, out = self.run("state", "list", *self._state_args(), capture=True, ok_codes=(0, 1))
+        return [line for line in out.splitlines() if line.strip()]
