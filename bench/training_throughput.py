@@ -26,7 +26,7 @@ for path in (REPO, REPO / "training"):
 
 from classifier import data, engine
 from classifier.distributed import DistContext
-from classifier.model import apply_freeze
+from classifier.model import apply_freeze, training_view
 
 from bench import starter
 from dogops.sample_data import make_digits_imagefolder
@@ -75,11 +75,12 @@ def run_ours(data_dir: Path, batch_size: int, num_classes: int, num_workers: int
         for split in ("train", "valid")
     }
     model.to(memory_format=torch.channels_last)
+    view = training_view(model)  # as engine.fit does: folded frozen backbone, fc under autograd
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     scaler = torch.amp.GradScaler("cuda", enabled=False)
     started = time.perf_counter()
-    _, _, seen = engine.train_one_epoch(model, loaders["train"], optimizer, scaler, ctx)
-    valid = engine.evaluate(model, loaders["valid"], ctx, num_classes)
+    _, _, seen = engine.train_one_epoch(view, loaders["train"], optimizer, scaler, ctx)
+    valid = engine.evaluate(view, loaders["valid"], ctx, num_classes)
     elapsed = time.perf_counter() - started
     return (seen + valid.samples) / elapsed, seen + valid.samples
 

@@ -99,6 +99,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also write model.onnx for the ONNX Runtime serving path",
     )
     hp.add_argument(
+        "--quantize-int8",
+        type=_bool,
+        default=True,
+        help="also write a static int8 ONNX model, used only if its test top-1 equals float32's",
+    )
+    hp.add_argument(
         "--top-k",
         type=_positive_int,
         default=3,
@@ -197,6 +203,10 @@ def run(args: argparse.Namespace, ctx: distributed.DistContext) -> dict:
                 top_k=min(args.top_k, len(class_names)),
             ),
             export_onnx=args.export_onnx,
+            # Calibrate on validation images; keep int8 only if top-1 equals float32 on test.
+            int8_data=(splits.datasets["valid"], splits.datasets["test"])
+            if args.quantize_int8
+            else None,
         )
         metrics = {
             "hyperparameters": {k: v for k, v in vars(args).items() if not k.endswith("_dir")},
@@ -210,6 +220,7 @@ def run(args: argparse.Namespace, ctx: distributed.DistContext) -> dict:
             "train_images_per_s": result.train_images_per_s,
             "seconds": time.perf_counter() - started,
             "onnx": saved["onnx"],
+            "int8": saved.get("int8"),
             "test": {
                 "loss": test.loss,
                 "accuracy": test.accuracy,

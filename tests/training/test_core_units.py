@@ -10,7 +10,13 @@ import pytest
 import torch
 from classifier import checkpoint, data, engine
 from classifier.distributed import DistContext
-from classifier.model import ModelError, apply_freeze, build_model, set_train_mode
+from classifier.model import (
+    ModelError,
+    apply_freeze,
+    build_model,
+    set_train_mode,
+    training_view,
+)
 from classifier.preprocess import EvalTransform, prepare_image
 from PIL import Image
 from skimage import data as skdata
@@ -90,6 +96,27 @@ def test_freeze_policies_and_frozen_batchnorm_statistics():
         apply_freeze(model, "everything")
     with pytest.raises(ModelError):
         build_model("vgg16", 5)
+
+
+@pytest.mark.parametrize("policy", ["head", "last-block"])
+def test_training_view_computes_the_model_and_trains_only_the_live_tail(policy):
+    torch.manual_seed(0)
+    model = build_model("resnet18", 5, freeze=policy)
+    view = training_view(model, channels_last=False)
+    assert view is not model
+    view.bf16 = False  # exact comparison; bf16 is a precision choice, not a different function
+    set_train_mode(view)
+    model.eval()
+    set_train_mode(model)  # the same modes the live model would train in
+    images = torch.randn(4, 3, 32, 32)
+    assert torch.allclose(view(images), model(images), atol=1e-4)
+    assert not view.frozen.training
+    assert all(not p.requires_grad for p in view.frozen.parameters())
+    view(images).sum().backward()
+    assert model.fc.weight.grad is not None  # gradients reach the live weights
+    assert model.conv1.weight.grad is None
+    plain = build_model("resnet18", 5, freeze="none")
+    assert training_view(plain) is plain
 
 
 def test_pretrained_weights_file_loads_backbone_and_replaces_head(tmp_path):

@@ -53,8 +53,18 @@ def served(trained):
 # ------------------------------------------------------------------------------ good requests
 
 
-def test_onnx_backend_is_used_when_exported(served):
+def test_onnx_backend_is_used_when_exported(served, trained):
     assert served.backend == "onnxruntime"
+    int8_verified = json.loads((trained.model_dir / "model_config.json").read_text())["int8"]
+    assert served.precision == ("int8" if int8_verified["file"] else "float32")
+
+
+def test_float32_onnx_serves_when_int8_is_missing(trained, tmp_path):
+    copy = tmp_path / "model"
+    shutil.copytree(trained.model_dir, copy)
+    (copy / "model.int8.onnx").unlink(missing_ok=True)
+    fallback = model_fn(copy)
+    assert (fallback.backend, fallback.precision) == ("onnxruntime", "float32")
 
 
 @pytest.mark.parametrize("name", sorted(PHOTOS))
@@ -101,17 +111,22 @@ def test_digit_test_split_through_the_handlers_matches_training_accuracy(
 def test_torch_fallback_agrees_with_onnx(trained, served, tmp_path, digits_dir):
     copy = tmp_path / "model"
     shutil.copytree(trained.model_dir, copy)
-    (copy / "model.onnx").write_bytes(b"not an onnx file")  # broken file: must fall back
+    for name in ("model.onnx", "model.int8.onnx"):  # broken files: must fall back
+        (copy / name).write_bytes(b"not an onnx file")
     fallback = model_fn(copy)
     assert fallback.backend == "torch"
-    images = sorted((digits_dir / "test").glob("*/*.png"))[::20] + [None]
+    # int8 keeps the top-1 (checked on the test split at training), not the float probabilities
+    tolerance = 5e-2 if served.precision == "int8" else 1e-3
+    images = sorted((digits_dir / "test").glob("*/*.png"))[::20]
+    if served.precision == "float32":  # int8's top-1 is verified on the test split only
+        images.append(None)
     for image in images:
         body = image.read_bytes() if image else encode(skdata.chelsea())
         content_type = "image/png" if image else "image/jpeg"
         fast, slow = invoke(served, body, content_type), invoke(fallback, body, content_type)
         assert fast["predictions"][0]["label"] == slow["predictions"][0]["label"]
         assert fast["predictions"][0]["probability"] == pytest.approx(
-            slow["predictions"][0]["probability"], abs=1e-3
+            slow["predictions"][0]["probability"], abs=tolerance
         )
 
 

@@ -43,6 +43,10 @@ def test_model_dir_is_a_servable_sagemaker_artifact(trained):
         assert (model_dir / relative).is_file(), relative
     assert not list((model_dir / "code").rglob("__pycache__"))
     assert config["onnx"] is True and (model_dir / "model.onnx").is_file()
+    int8 = config["int8"]  # kept only if top-1 equals float32's on every test image
+    assert int8["check_images"] == trained.metrics["test"]["samples"]
+    assert (int8["file"] is not None) == (int8["top1_agreement"] == 1.0)
+    assert (model_dir / "model.int8.onnx").is_file() == (int8["file"] is not None)
     requirements = (model_dir / "code/requirements.txt").read_text()
     packages = [line.split("==")[0] for line in requirements.splitlines() if line[:1].isalpha()]
     assert packages == ["onnxruntime"]  # the serving container brings torch and torchvision

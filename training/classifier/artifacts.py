@@ -24,6 +24,9 @@ log = logging.getLogger("classifier")
 TRAINING_ROOT = Path(__file__).resolve().parent.parent  # the source_dir: train.py, inference.py
 CODE_FILES = ("inference.py", "requirements.txt")
 ONNX_NAME = "model.onnx"
+INT8_NAME = "model.int8.onnx"
+CALIBRATION_IMAGES = 64  # enough for stable activation ranges; calibration is a few seconds
+MAX_CHECK_IMAGES = 2000
 
 
 def model_config(arch, class_names, image_size, mean, std, **extra) -> dict:
@@ -40,14 +43,22 @@ def model_config(arch, class_names, image_size, mean, std, **extra) -> dict:
     }
 
 
-def write_model_dir(model_dir: Path, model: nn.Module, config: dict, export_onnx: bool) -> dict:
-    """Write weights, config, serving code and (if possible) ONNX; returns the config written."""
+def write_model_dir(
+    model_dir: Path, model: nn.Module, config: dict, export_onnx: bool, int8_data=None
+) -> dict:
+    """Write weights, config, serving code and (if possible) ONNX; returns the config written.
+
+    ``int8_data`` = (calibration dataset, check dataset) of (image tensor, label) items, e.g. the
+    validation and test splits: also try a static int8 model, kept only when its top-1 equals the
+    float model's on every check image (see :func:`quantize_int8`)."""
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     cpu_model = model.to("cpu", memory_format=torch.contiguous_format).eval()
     atomic_torch_save(cpu_model.state_dict(), model_dir / "model.pth")
     config = dict(config)
     config["onnx"] = export_onnx and export_onnx_model(cpu_model, config, model_dir / ONNX_NAME)
+    if config["onnx"] and int8_data is not None:
+        config["int8"] = quantize_int8(model_dir / ONNX_NAME, model_dir / INT8_NAME, *int8_data)
     (model_dir / "model_config.json").write_text(json.dumps(config, indent=2))
     copy_serving_code(model_dir / "code")
     return config
@@ -133,6 +144,96 @@ def _matches_eager(model: nn.Module, path: Path, example: torch.Tensor) -> bool:
     return got.shape == expected.shape and bool(
         abs(got - expected).max() < 1e-3 * (1 + abs(expected).max())
     )
+
+
+def _spread(dataset, count: int) -> list[torch.Tensor]:
+    """``count`` images spread evenly over the dataset (ImageFolder is sorted by class)."""
+    step = max(1, len(dataset) // count) if count else 1
+    return [dataset[i][0] for i in range(0, len(dataset), step)][:count]
+
+
+def _top1(session, images: list[torch.Tensor], batch_size: int = 16) -> list[int]:
+    name = session.get_inputs()[0].name
+    top1 = []
+    for start in range(0, len(images), batch_size):
+        batch = torch.stack(images[start : start + batch_size]).numpy()
+        top1 += session.run(None, {name: batch})[0].argmax(1).tolist()
+    return top1
+
+
+def quantize_int8(fp32_path: Path, int8_path: Path, calibration, check) -> dict:
+    """Static int8 ONNX model (QDQ, per-channel weights, activation ranges calibrated on
+    ``calibration``): about 3x faster than float32 at batch 1 on CPUs with AVX512-VNNI/AVX2.
+    Kept only when its top-1 equals the float32 model's on every image of ``check`` (the test
+    split); otherwise deleted, and serving uses the float32 model. Returns what the config
+    records: the file (or None), the agreement and the image counts."""
+    record = {"file": None, "top1_agreement": None, "check_images": 0}
+    try:
+        import onnx
+        import onnxruntime
+        from onnxruntime.quantization import (
+            CalibrationDataReader,
+            QuantFormat,
+            QuantType,
+            quantize_static,
+        )
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+
+        class _Reader(CalibrationDataReader):
+            def __init__(self, images):
+                self.batches = iter(
+                    torch.stack(images[i : i + 8]) for i in range(0, len(images), 8)
+                )
+
+            def get_next(self):
+                batch = next(self.batches, None)
+                return None if batch is None else {"input": batch.numpy()}
+
+        calibration_images = _spread(calibration, CALIBRATION_IMAGES)
+        check_images = _spread(check, MAX_CHECK_IMAGES)
+        prepared = int8_path.with_suffix(".pre.onnx")
+        quant_pre_process(str(fp32_path), str(prepared))  # shapes + folding, as ORT advises
+        # The first convolution (raw pixels) and the classifier layer are the most sensitive to
+        # int8 and cost little: they stay float32 (measured: top-1 kept on more images).
+        nodes = onnx.load(str(prepared)).graph.node
+        convs = [node.name for node in nodes if node.op_type == "Conv"]
+        keep_float = convs[:1] + [n.name for n in nodes if n.op_type in ("Gemm", "MatMul")]
+        try:
+            quantize_static(
+                str(prepared),
+                str(int8_path),
+                _Reader(calibration_images),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                nodes_to_exclude=keep_float,
+            )
+        finally:
+            prepared.unlink(missing_ok=True)
+        providers = ["CPUExecutionProvider"]
+        expected = _top1(
+            onnxruntime.InferenceSession(str(fp32_path), providers=providers), check_images
+        )
+        got = _top1(onnxruntime.InferenceSession(str(int8_path), providers=providers), check_images)
+        agreement = sum(a == b for a, b in zip(got, expected)) / max(len(expected), 1)
+        record.update(
+            top1_agreement=round(agreement, 6),
+            check_images=len(expected),
+            calibration_images=len(calibration_images),
+        )
+        if expected and agreement == 1.0:
+            record["file"] = int8_path.name
+        else:
+            log.info(
+                "int8 model kept float32 top-1 on %.1f %% of the check images: not used",
+                agreement * 100,
+            )
+    except Exception as error:  # noqa: BLE001  (quantization is an optional speed-up)
+        log.warning("int8 quantization skipped (%s: %s)", type(error).__name__, str(error)[:200])
+    if record["file"] is None:
+        int8_path.unlink(missing_ok=True)
+    return record
 
 
 def write_metrics(output_dir: Path, metrics: dict, class_labels: list[str]) -> None:

@@ -16,7 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from classifier import checkpoint as ckpt
 from classifier.distributed import DistContext, all_reduce_sum, barrier
-from classifier.model import set_train_mode, trainable_parameters
+from classifier.model import set_train_mode, trainable_parameters, training_view
 
 log = logging.getLogger("classifier")
 
@@ -186,10 +186,12 @@ def fit(
     resumed_from = start_epoch - 1
     stopped_early = state is not None and state.get("stopped_early", False)
 
-    train_model = model
+    # Frozen leading stages run as a folded, gradient-free copy (built after any resume).
+    view = training_view(model, config.channels_last)
+    train_model = view
     if ctx.distributed:
         device_ids = [ctx.local_rank] if ctx.device.type == "cuda" else None
-        train_model = DistributedDataParallel(model, device_ids=device_ids)
+        train_model = DistributedDataParallel(view, device_ids=device_ids)
 
     images_seen, train_seconds = 0, 0.0
     epoch = start_epoch
@@ -211,7 +213,7 @@ def fit(
         train_seconds += time.perf_counter() - started
         images_seen += seen
         valid = evaluate(
-            model,
+            view,
             loaders["valid"],
             ctx,
             num_classes,

@@ -94,3 +94,65 @@ def set_train_mode(model: nn.Module) -> None:
 
 def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]
+
+
+def native_bf16_cpu() -> bool:
+    """True where the CPU computes bfloat16 natively (AVX512-BF16 or AMX); elsewhere bf16 is
+    emulated and slower than float32."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+class FrozenPrefixModel(nn.Module):
+    """Training view of a ResNet whose leading stages are frozen (``--freeze head/last-block``).
+
+    The frozen stages never change during training and run in eval mode anyway, so they run as
+    a conv+BatchNorm-folded copy under ``no_grad`` (bfloat16 on CPUs with native bf16, as CUDA
+    AMP does with float16); only the trainable tail is built from the live modules and runs
+    under autograd. The live model keeps every weight, so checkpoints and exports are unchanged.
+    Build it after any weights are loaded: the folded copy is a snapshot of the frozen stages.
+    """
+
+    def __init__(self, model: nn.Module, channels_last: bool = True):
+        super().__init__()
+        from torch.fx.experimental.optimization import fuse
+
+        stages = []
+        for name, module in model.named_children():  # torchvision ResNet: in forward order
+            if name == "fc":
+                stages.append(nn.Flatten(1))
+            stages.append(module)
+        cut = 0
+        while cut < len(stages) and not any(p.requires_grad for p in stages[cut].parameters()):
+            cut += 1
+        frozen = fuse(nn.Sequential(*stages[:cut]).eval())  # a folded copy, not the live modules
+        frozen.requires_grad_(False)
+        if channels_last:
+            frozen.to(memory_format=torch.channels_last)
+        self.frozen = frozen
+        self.tail = nn.Sequential(*stages[cut:])
+        self.bf16 = native_bf16_cpu()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():  # not inference_mode: the tail's autograd saves these features
+            if images.device.type == "cpu" and self.bf16:
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    features = self.frozen(images)
+                features = features.float()
+            else:
+                features = self.frozen(images)
+        return self.tail(features)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.frozen.eval()  # always inference
+        return self
+
+
+def training_view(model: nn.Module, channels_last: bool = True) -> nn.Module:
+    """:class:`FrozenPrefixModel` when a ResNet starts with frozen stages, else the model."""
+    if not isinstance(model, models.ResNet) or next(model.parameters()).requires_grad:
+        return model
+    if not any(p.requires_grad for p in model.parameters()):
+        return model
+    return FrozenPrefixModel(model, channels_last)
