@@ -97,7 +97,8 @@ def download(url: str, dest: Path, sha256: str | None = None) -> Path:
             expected_length = int(resp.headers.get("Content-Length", 0)) or None
             expected_md5 = _plain_md5_etag(resp.headers)
             with open(partial, "wb") as out, tqdm(total=expected_length, unit="B",
-                                                  unit_scale=True, desc=dest.name) as bar:
+                                                  unit_scale=True, desc=dest.name,
+                                                  disable=None) as bar:
                 for chunk in resp.iter_content(CHUNK):
                     out.write(chunk)
                     sha.update(chunk)
@@ -195,7 +196,9 @@ def sync(s3, root: Path, bucket: str, prefix: str = config.DATA_PREFIX) -> SyncR
 
     # Many small images: a few requests in flight hide the per-request latency.
     with tqdm(total=sum(p.stat().st_size for _, p in to_send), unit="B", unit_scale=True,
-              desc=f"s3://{bucket}/{prefix}", disable=not to_send) as bar, \
+              desc=f"s3://{bucket}/{prefix}",
+              # a bar on a terminal; logs (non-TTY) get the summary line only
+              disable=True if not to_send else None) as bar, \
             ThreadPoolExecutor(max_workers=TRANSFER_THREADS) as pool:
         for size in pool.map(send, to_send):
             bar.update(size)

@@ -69,6 +69,9 @@ resource "aws_s3_bucket_lifecycle_configuration" "artifacts" {
   depends_on = [aws_s3_bucket_versioning.artifacts]
 }
 
+# The one `s3:*` in the repository is this Deny: it takes rights away (every S3 action over plain
+# HTTP), it grants none. AWS Config's s3-bucket-ssl-requests-only expects exactly this statement;
+# listing actions instead would leave any action not listed allowed over HTTP.
 resource "aws_s3_bucket_policy" "tls_only" {
   bucket = aws_s3_bucket.artifacts.id
   policy = templatefile("${var.policies_dir}/bucket_tls_only.json.tftpl", {
