@@ -54,8 +54,8 @@ def stop_local_hosts() -> list[str]:
     from dogops import local_endpoint
 
     state_dir = config.paths("local").state_dir
-    names = [p.name[len("endpoint-"):-len(".pid")] for p in state_dir.glob("endpoint-*.pid")]
-    return [name for name in names if local_endpoint.stop_host(name, state_dir)]
+    return [name for name in local_endpoint.hosted_endpoints(state_dir)
+            if local_endpoint.stop_host(name, state_dir)]
 
 
 def print_outputs(outputs: dict[str, object]) -> None:

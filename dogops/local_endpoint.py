@@ -356,8 +356,17 @@ class HostInfo:
     model: str
 
 
+PID_PREFIX, PID_SUFFIX = "endpoint-", ".pid"
+
+
 def _pid_file(endpoint_name: str, state_dir: Path) -> Path:
-    return state_dir / f"endpoint-{endpoint_name}.pid"
+    return state_dir / f"{PID_PREFIX}{endpoint_name}{PID_SUFFIX}"
+
+
+def hosted_endpoints(state_dir: Path) -> list[str]:
+    """Names of the endpoints that have a host pid file in `state_dir` (running or stale)."""
+    return sorted(path.name[len(PID_PREFIX):-len(PID_SUFFIX)]
+                  for path in state_dir.glob(f"{PID_PREFIX}*{PID_SUFFIX}"))
 
 
 def _free_port() -> int:
