@@ -209,8 +209,8 @@ def ec2_train(c, target=config.DEFAULT_TARGET, timeout=7200, train_args=None):
 @user_errors
 def emulator(c, stop=False):
     """Start (or with --stop, stop) the local AWS emulator on 127.0.0.1:4566."""
-    from dogops import emulator as local_emulator
     from dogops.backend import emulator_port
+    from dogops.local_aws import emulator as local_emulator
 
     state_dir = config.paths("local").state_dir
     if stop:

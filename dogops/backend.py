@@ -156,7 +156,7 @@ class Backend:
 
 
 def emulator_port() -> int:
-    from dogops import emulator
+    from dogops.local_aws import emulator
 
     value = os.environ.get("DOGOPS_EMULATOR_PORT")
     try:
@@ -175,7 +175,7 @@ def for_target(target: str, start_emulator: bool = True) -> Backend:
         backend = Backend("aws", region or config.DEFAULT_REGION, terraform_dir=terraform_dir)
         backend.session()  # fail now, with a clear message, when there are no credentials
         return backend
-    from dogops import emulator
+    from dogops.local_aws import emulator
 
     external = os.environ.get(EXTERNAL_EMULATOR_ENV)
     if external:  # an emulator someone else runs (e.g. LocalStack): used as it is

@@ -41,7 +41,7 @@ def deploy(backend: Backend) -> dict[str, object]:
 
 def serve_locally(backend: Backend, endpoint_name: str, model_data_url: str) -> None:
     """Run (or keep) the local endpoint host for this model and route the endpoint to it."""
-    from dogops import local_endpoint
+    from dogops.local_aws import endpoint_host as local_endpoint
 
     info = local_endpoint.start_host(endpoint_name, model_data_url,
                                      state_dir=config.paths("local").state_dir,
@@ -51,7 +51,7 @@ def serve_locally(backend: Backend, endpoint_name: str, model_data_url: str) -> 
 
 def stop_local_hosts() -> list[str]:
     """Stop every local endpoint host of the local state dir."""
-    from dogops import local_endpoint
+    from dogops.local_aws import endpoint_host as local_endpoint
 
     state_dir = config.paths("local").state_dir
     return [name for name in local_endpoint.hosted_endpoints(state_dir)
@@ -106,8 +106,8 @@ def destroy(backend: Backend) -> list[str]:
         raise UserError("terraform destroy left resources in the state: " + ", ".join(left), 1)
     state.forget(backend.target)
     if backend.is_local:
-        from dogops import emulator
         from dogops.backend import emulator_port
+        from dogops.local_aws import emulator
 
         stop_local_hosts()
         emulator.stop(emulator_port(), config.paths("local").state_dir)

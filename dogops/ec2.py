@@ -21,7 +21,7 @@ from pathlib import Path
 from dogops import config, state
 from dogops.backend import Backend
 from dogops.errors import UserError
-from dogops.local_training import hyperparameter_args
+from dogops.local_aws.training_job import hyperparameter_args
 from dogops.train import LOCAL_HYPERPARAMETERS, artifact_exists, ensure_local_data
 
 LOCAL_TRAIN_ARGS = " ".join(hyperparameter_args(LOCAL_HYPERPARAMETERS))

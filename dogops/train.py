@@ -149,7 +149,7 @@ def train(request: TrainRequest, backend: Backend | None = None) -> str:
 def run_job_here(backend: Backend, outputs: Mapping[str, object], job_name: str,
                  hyperparameters: Mapping[str, object], instances: int,
                  existing_job: bool = False):
-    from dogops.local_training import run_local_job
+    from dogops.local_aws.training_job import run_local_job
 
     return run_local_job(
         backend.client("s3"), backend.client("sagemaker"), bucket=str(outputs["bucket_name"]),

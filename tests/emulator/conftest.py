@@ -9,7 +9,7 @@ import boto3
 import pytest
 from emulator_test_helpers import free_port
 
-from dogops import emulator
+from dogops.local_aws import emulator
 
 
 @pytest.fixture(scope="session")

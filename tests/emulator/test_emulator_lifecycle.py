@@ -9,8 +9,8 @@ import pytest
 import requests
 from emulator_test_helpers import free_port
 
-from dogops import emulator
 from dogops.errors import UserError
+from dogops.local_aws import emulator
 
 
 def test_start_stop_are_idempotent(tmp_path, capsys):

@@ -16,8 +16,9 @@ from botocore.exceptions import ClientError
 from emulator_test_helpers import make_model_archive, make_model_dir
 from PIL import Image
 
-from dogops import emulator, local_endpoint
 from dogops.errors import UserError
+from dogops.local_aws import emulator
+from dogops.local_aws import endpoint_host as local_endpoint
 
 
 def png_bytes() -> bytes:

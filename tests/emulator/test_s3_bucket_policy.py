@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.iam.access_control import PermissionResult
 
-from dogops.moto_patches.s3_bucket_policy_conditions import conditions_match, evaluate
+from dogops.local_aws.moto_patches.s3_bucket_policy_conditions import conditions_match, evaluate
 
 
 def tls_only_policy(bucket: str) -> dict:

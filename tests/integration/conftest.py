@@ -91,9 +91,9 @@ def workspace(request, tmp_path_factory):
     try:
         yield kind, root
     finally:
-        from dogops import emulator
         from dogops.backend import emulator_port
         from dogops.deploy import stop_local_hosts
+        from dogops.local_aws import emulator
 
         stop_local_hosts()
         emulator.stop(emulator_port(), config.paths("local").state_dir)

@@ -31,7 +31,7 @@ def backend(workspace):
 def require_object_writes(backend) -> None:
     """Fail with the cause, not a bare 403, when the emulator denies writes to the stack's bucket
     (moto applies a bucket policy's Deny without evaluating its aws:SecureTransport condition;
-    the fix belongs in dogops/moto_patches)."""
+    the fix belongs in dogops/local_aws/moto_patches)."""
     from botocore.exceptions import ClientError
 
     bucket = str(backend.ensure_stack()["bucket_name"])
@@ -110,7 +110,7 @@ def test_deploy_then_plan_is_empty_and_predict_gives_the_models_answer(
     assert outputs["endpoint_name"] == "dog-breeds-endpoint"
     assert outputs["endpoint_deployed"] is True
     assert plan(backend) is False, "a second plan must be empty"
-    from dogops import local_endpoint
+    from dogops.local_aws import endpoint_host as local_endpoint
 
     host = local_endpoint.host_info("dog-breeds-endpoint", config.paths("local").state_dir)
     assert deploy(backend)["endpoint_name"] == "dog-breeds-endpoint"  # deploy twice: no change
@@ -209,9 +209,9 @@ def test_ec2_user_data_runs_here_and_uploads_a_real_artifact(backend):
 
 
 def test_destroy_leaves_nothing(backend):
-    from dogops import emulator
     from dogops.backend import emulator_port
     from dogops.deploy import destroy
+    from dogops.local_aws import emulator
 
     destroy(backend)
     assert not config.paths("local").state_file.exists()

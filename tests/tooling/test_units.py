@@ -9,8 +9,9 @@ import tarfile
 
 import pytest
 
-from dogops import local_training, predict, sagemaker_jobs
+from dogops import predict, sagemaker_jobs
 from dogops.errors import UserError
+from dogops.local_aws import training_job as local_training
 from dogops.train import TrainRequest, sdk_hyperparameters
 
 

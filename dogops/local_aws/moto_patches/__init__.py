@@ -1,7 +1,7 @@
 """Fixes for the gaps of moto's server mode that stop our stack from working on the emulator.
 
 Each gap is closed in its own small module with an `apply()` function; `apply_all()` runs them
-inside the emulator process before it serves (see `dogops.moto_patches.server`). The patches add
+inside the emulator process before it serves (see `dogops.local_aws.moto_patches.server`). The patches add
 or correct behaviour to match AWS; none of them fabricates results (see docs/emulator.md).
 """
 

@@ -1,8 +1,8 @@
 """Emulator process entry point: apply the gap fixes, then run moto's threaded server.
 
-    python -m dogops.moto_patches.server --host 127.0.0.1 --port 4566
+    python -m dogops.local_aws.moto_patches.server --host 127.0.0.1 --port 4566
 
-`dogops.emulator` starts this detached; run it in the foreground to watch requests.
+`dogops.local_aws.emulator` starts this detached; run it in the foreground to watch requests.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 import os
 from typing import Any
 
-from dogops.moto_patches import apply_all, endpoint_registry
+from dogops.local_aws.moto_patches import apply_all, endpoint_registry
 
 HEALTH_ROUTE = "{0}/moto-api/dogops/health"
 HEALTH_SERVICE = "dogops-emulator"
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     applied = apply_all()
     add_health_route(applied)
-    logging.getLogger("dogops.emulator").info("moto patches applied: %s", ", ".join(applied))
+    logging.getLogger("dogops.local_aws.emulator").info("moto patches applied: %s", ", ".join(applied))
 
     from moto.server import main as moto_main
 

@@ -29,7 +29,7 @@ from moto import settings
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 
-from dogops.moto_patches import endpoint_registry
+from dogops.local_aws.moto_patches import endpoint_registry
 
 BOOTSTRAP = Path(__file__).with_name("_lambda_bootstrap.py")
 # Lambda gives the init phase its own 10 s; it bounds our interpreter start + imports too.

@@ -1,8 +1,8 @@
 """The embedded local AWS emulator: moto in server mode with our gap fixes, on 127.0.0.1:4566.
 
-    python -m dogops.emulator start|stop|status [--port N] [--state-dir DIR]
+    python -m dogops.local_aws.emulator start|stop|status [--port N] [--state-dir DIR]
 
-`start` launches `python -m dogops.moto_patches.server` as a detached background process, records
+`start` launches `python -m dogops.local_aws.moto_patches.server` as a detached background process, records
 it in `<state dir>/emulator.pid` (state dir: `.dogops/local`), logs to `<state dir>/emulator.log`
 and waits until it answers. It is idempotent: a healthy emulator of the same state dir is reused.
 A port held by anything else is a clear error, never a second server. 4566 is LocalStack's edge
@@ -26,14 +26,14 @@ import requests
 
 from dogops.config import REPO_ROOT
 from dogops.errors import UserError
-from dogops.moto_patches import endpoint_registry
-from dogops.moto_patches.server import HEALTH_SERVICE
+from dogops.local_aws.moto_patches import endpoint_registry
+from dogops.local_aws.moto_patches.server import HEALTH_SERVICE
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = int(os.environ.get("DOGOPS_EMULATOR_PORT", "4566"))
 PID_FILE = "emulator.pid"
 LOG_FILE = "emulator.log"
-SERVER_MODULE = "dogops.moto_patches.server"
+SERVER_MODULE = "dogops.local_aws.moto_patches.server"
 REGION = "us-east-1"
 
 
@@ -137,7 +137,7 @@ def start(
         if record.get("port") != port:
             raise UserError(
                 f"an emulator for {state} already runs on port {record.get('port')} "
-                f"(pid {record['pid']}); stop it first (python -m dogops.emulator stop "
+                f"(pid {record['pid']}); stop it first (python -m dogops.local_aws.emulator stop "
                 f"--port {record.get('port')})",
                 exit_code=3,
             )
@@ -250,7 +250,7 @@ def reset(port: int = DEFAULT_PORT) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m dogops.emulator",
+        prog="python -m dogops.local_aws.emulator",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,8 +1,8 @@
 """The local SageMaker endpoint host: serves a model.tar.gz with the PyTorch container's contract.
 
-    python -m dogops.local_endpoint --model-data s3://BUCKET/.../model.tar.gz --port 8080 \
+    python -m dogops.local_aws.endpoint_host --model-data s3://BUCKET/.../model.tar.gz --port 8080 \
         [--endpoint-name NAME]
-    python -m dogops.local_endpoint --model-dir DIR --port 8080
+    python -m dogops.local_aws.endpoint_host --model-dir DIR --port 8080
 
 Like the SageMaker PyTorch serving container, it unpacks the archive into a model directory,
 imports `<model dir>/code/$SAGEMAKER_PROGRAM` (default `inference.py`) with the code directory on
@@ -14,7 +14,7 @@ stdlib server. An exception with a `status_code` attribute answers that status w
 anything else is a 500 with a short message, the traceback going to the log only.
 
 With `--endpoint-name` the host registers itself for the emulator's InvokeEndpoint forwarding
-(`dogops.moto_patches.endpoint_registry`). `start_host` / `stop_host` run it detached with a pid
+(`dogops.local_aws.moto_patches.endpoint_registry`). `start_host` / `stop_host` run it detached with a pid
 file and a health wait, for `invoke deploy`. Differences from the real container: the
 interpreter is this one (code/requirements.txt is not installed), and there is one worker.
 """
@@ -46,7 +46,7 @@ import requests
 
 from dogops.config import REPO_ROOT
 from dogops.errors import UserError
-from dogops.moto_patches import endpoint_registry
+from dogops.local_aws.moto_patches import endpoint_registry
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8080  # the port SageMaker serving containers listen on
@@ -56,7 +56,7 @@ JSON = "application/json"
 UTF8_CONTENT_TYPES = frozenset({JSON, "text/csv"})
 MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker real-time payload limit
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
-log = logging.getLogger("dogops.local_endpoint")
+log = logging.getLogger("dogops.local_aws.endpoint_host")
 
 
 # -- model loading ---------------------------------------------------------------------------
@@ -302,7 +302,7 @@ def serve(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m dogops.local_endpoint",
+        prog="python -m dogops.local_aws.endpoint_host",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -377,7 +377,7 @@ def _free_port() -> int:
 
 def _alive_host(pid: int) -> bool:
     try:
-        return b"dogops.local_endpoint" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"dogops.local_aws.endpoint_host" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
 
@@ -412,7 +412,7 @@ def start_host(
     """Serve `model` (s3:// URI or directory) for `endpoint_name` in a detached process.
 
     Idempotent: the same model already served is kept; a different one replaces it. `env`
-    adds to the process environment (e.g. `dogops.emulator.client_environment(port)`).
+    adds to the process environment (e.g. `dogops.local_aws.emulator.client_environment(port)`).
     """
     state_dir = Path(state_dir or endpoint_registry.default_state_dir())
     current = host_info(endpoint_name, state_dir)
@@ -426,7 +426,7 @@ def start_host(
     command = [
         sys.executable,
         "-m",
-        "dogops.local_endpoint",
+        "dogops.local_aws.endpoint_host",
         *source,
         "--port",
         str(port),

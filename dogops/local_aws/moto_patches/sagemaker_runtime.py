@@ -2,7 +2,7 @@
 
 moto answers canned data for any endpoint name. Here, as on AWS, an unknown endpoint is a
 ValidationError; a known one is served by the local endpoint host registered for it in
-`endpoint_registry` (started by `dogops.local_endpoint`). Body, ContentType, Accept and
+`endpoint_registry` (started by `dogops.local_aws.endpoint_host`). Body, ContentType, Accept and
 CustomAttributes are forwarded; a host error status becomes AWS's ModelError (HTTP 424 with
 OriginalStatusCode/OriginalMessage), as SageMaker reports a container's error.
 """
@@ -17,7 +17,7 @@ from moto.core.exceptions import ServiceException
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
-from dogops.moto_patches import endpoint_registry
+from dogops.local_aws.moto_patches import endpoint_registry
 
 # SageMaker's own limit for a real-time invocation is 60 s.
 INVOCATION_TIMEOUT_S = 60
@@ -61,7 +61,7 @@ def invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
     if url is None:
         raise RuntimeValidationError(
             f"Endpoint {name} has no local endpoint host running: start one with "
-            f"`python -m dogops.local_endpoint --endpoint-name {name} --model-data s3://...` "
+            f"`python -m dogops.local_aws.endpoint_host --endpoint-name {name} --model-data s3://...` "
             "(invoke deploy does this)"
         )
     forward = {"Content-Type": self.headers.get("Content-Type", "application/octet-stream")}
@@ -80,7 +80,7 @@ def invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
     except requests.ConnectionError:
         raise RuntimeValidationError(
             f"Endpoint {name}: its local endpoint host at {url} is not reachable "
-            "(stopped?); start it again with `python -m dogops.local_endpoint`"
+            "(stopped?); start it again with `python -m dogops.local_aws.endpoint_host`"
         ) from None
     if reply.status_code >= 400:
         raise ModelError(reply.status_code, reply.text[:2048], _log_stream(self, name))

@@ -1,7 +1,7 @@
 """Which local endpoint host serves which SageMaker endpoint name.
 
 A small JSON file (`<state dir>/endpoints.json`, `{"<endpoint name>": "http://127.0.0.1:PORT"}`)
-shared by the emulator process (reads it on every InvokeEndpoint) and `dogops.local_endpoint`
+shared by the emulator process (reads it on every InvokeEndpoint) and `dogops.local_aws.endpoint_host`
 (writes it when a host starts or stops). A file rather than in-memory emulator state, so a host
 keeps serving across an emulator restart and the tooling can inspect it by hand.
 """
