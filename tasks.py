@@ -121,7 +121,8 @@ def data(c, source=None, sha256=None, target=config.DEFAULT_TARGET):
     "tune": "aws: hyperparameter tuning over learning rate 0.001-0.1 and batch size 32-512",
     "max-jobs": "tuning: total training jobs (default 4)",
     "max-parallel-jobs": "tuning: jobs at a time (default 2)",
-    "epochs": "training epochs", "batch-size": "batch size", "learning-rate": "learning rate",
+    "epochs": "training epochs", "learning-rate": "learning rate",
+    "batch-size": "global batch per optimiser step, split over all processes/GPUs",
     "arch": "resnet18 | resnet34 | resnet50", "image-size": "input image size in pixels",
     "pretrained": "ImageNet weights: imagenet | none | path to a weights file",
     "force": "train again even when data, code and hyperparameters are unchanged",
@@ -149,6 +150,16 @@ def train(c, target=config.DEFAULT_TARGET, instances=1, instance_type="ml.g5.xla
                            max_parallel_jobs=_int("max-parallel-jobs", max_parallel_jobs),
                            force=force, sample_data=Path(data) if data else None)
     run_train(request, _backend(target))
+
+
+@task(help={"target": TARGET_HELP,
+            "job": "training job whose report to fetch (default: the recorded model's job)"})
+@user_errors
+def report(c, target=config.DEFAULT_TARGET, job=None):
+    """Fetch the latest training job's evaluation report (report.md, curves, confusion matrix)."""
+    from dogops.report import describe, fetch_report
+
+    print(describe(fetch_report(_backend(target), job)))
 
 
 @task(help={"target": TARGET_HELP})

@@ -2,8 +2,11 @@
 
 The estimator ships `training/` as `source_dir` and runs `train.py` in script mode. Multi-instance
 jobs use the SDK's `torch_distributed` launcher (torchrun on every host, real DDP); `--spot` uses
-managed spot training with checkpoints synced to `s3://<bucket>/checkpoints/...` so an interrupted
-job resumes. The tuner's objective is read from the training script's metric lines.
+managed spot training with checkpoints synced to `s3://<bucket>/checkpoints/<job or tuning job>/`:
+a location per run, so a restarted spot job resumes its own checkpoint and a retrain never picks
+up another run's (inside it, train.py keys each checkpoint by the run's full fingerprint, which
+keeps tuning children apart). The tuner's objective is `best_valid_loss`, the validation loss of
+the weights the job saves, read from the training script's metric lines.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ _NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
 # Names and regexes match train.py's lines: "epoch=3 train_loss=... valid_loss=... valid_accuracy=..."
 METRIC_DEFINITIONS = [
     {"Name": name, "Regex": rf"\b{name}={_NUMBER}"}
-    for name in ("train_loss", "valid_loss", "valid_accuracy", "test_loss", "test_accuracy")
+    for name in ("train_loss", "valid_loss", "valid_accuracy", "test_loss", "test_accuracy",
+                 "best_valid_loss", "best_valid_accuracy")
 ]
-OBJECTIVE_METRIC = "valid_loss"
+# The saved model is the best epoch's, so the objective is the best epoch's loss (train.py prints
+# "best_epoch=N best_valid_loss=... best_valid_accuracy=..." once training ends), not the last's.
+OBJECTIVE_METRIC = "best_valid_loss"
 OBJECTIVE_TYPE = "Minimize"
 LEARNING_RATE_RANGE = (0.001, 0.1)
 BATCH_SIZE_RANGE = (32, 512)
@@ -65,8 +71,21 @@ def make_session(bucket: str, boto_session=None):
     return sagemaker.Session(boto_session=boto_session, default_bucket=bucket)
 
 
+def new_job_name(base: str = "dog-breeds", tuning: bool = False) -> str:
+    """A unique job name chosen before the job starts, so its checkpoint location can carry it
+    (tuning job names are limited to 32 characters)."""
+    from sagemaker.utils import name_from_base
+
+    return name_from_base(base, max_length=32, short=True) if tuning else name_from_base(base)
+
+
+def checkpoint_uri(bucket: str, run_name: str) -> str:
+    return f"s3://{bucket}/{config.CHECKPOINTS_PREFIX}/{run_name}"
+
+
 def build_estimator(session, role_arn: str, bucket: str, hyperparameters: Mapping[str, object],
-                    settings: JobSettings, base_job_name: str = "dog-breeds"):
+                    settings: JobSettings, run_name: str, base_job_name: str = "dog-breeds"):
+    """`run_name`: the job (or tuning job) this estimator will run; spot checkpoints go under it."""
     from sagemaker.pytorch import PyTorch
 
     settings.validate()
@@ -77,7 +96,7 @@ def build_estimator(session, role_arn: str, bucket: str, hyperparameters: Mappin
         kwargs.update(
             use_spot_instances=True,
             max_wait=settings.max_wait_s,
-            checkpoint_s3_uri=f"s3://{bucket}/{config.CHECKPOINTS_PREFIX}/{base_job_name}",
+            checkpoint_s3_uri=checkpoint_uri(bucket, run_name),
             checkpoint_local_path="/opt/ml/checkpoints",
         )
     return PyTorch(
@@ -116,12 +135,13 @@ def model_artifact(sagemaker_client, job_name: str) -> str:
     return job["ModelArtifacts"]["S3ModelArtifacts"]
 
 
-def fit(estimator, bucket: str, wait: bool = True, logs: str | bool = "All") -> tuple[str, str]:
-    """Run one job; returns (job name, model artifact URI)."""
+def fit(estimator, bucket: str, job_name: str, wait: bool = True,
+        logs: str | bool = "All") -> tuple[str, str]:
+    """Run one job named `job_name`; returns (job name, model artifact URI)."""
     from sagemaker.exceptions import UnexpectedStatusException
 
     try:
-        estimator.fit(training_inputs(bucket), wait=wait, logs=logs)
+        estimator.fit(training_inputs(bucket), job_name=job_name, wait=wait, logs=logs)
     except UnexpectedStatusException as err:  # the job Failed/Stopped: say why, no traceback
         raise UserError(f"SageMaker training job failed: {err}", 1) from None
     job_name = estimator.latest_training_job.name
@@ -162,9 +182,9 @@ def best_job(sagemaker_client, tuning_job: str) -> tuple[str, str]:
     return best, model_artifact(sagemaker_client, best)
 
 
-def tune(tuner, bucket: str) -> tuple[str, str, str]:
+def tune(tuner, bucket: str, job_name: str) -> tuple[str, str, str]:
     """Run the tuning job and wait; returns (tuning job, best training job, its artifact URI)."""
-    tuner.fit(training_inputs(bucket), wait=False)
+    tuner.fit(training_inputs(bucket), job_name=job_name, wait=False)
     tuning_job = tuner.latest_tuning_job.name
     print(f"waiting for tuning job {tuning_job} ...")
     from sagemaker.exceptions import UnexpectedStatusException

@@ -136,11 +136,11 @@ def train(request: TrainRequest, backend: Backend | None = None) -> str:
         url, metrics, details = result.model_data_url, result.metrics, {}
     else:
         job_name, url, details = train_on_sagemaker(request, backend, outputs, hyperparameters)
+    # The job's own record wins: a tuning winner's real hyperparameters and metrics.
+    record = {"hyperparameters": hyperparameters, "metrics": metrics, **details}
     state.record_model(request.target, url, fingerprint=fingerprint, inputs=inputs,
-                       job_name=job_name,
-                       hyperparameters=hyperparameters, instances=request.instances,
-                       metrics=metrics, trained_at=time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                 time.gmtime()), **details)
+                       job_name=job_name, instances=request.instances,
+                       trained_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **record)
     print(f"trained in {time.monotonic() - started:.0f} s: {url}")
     print(f"recorded for deploy in {config.paths(request.target).tfvars_file}")
     return url
@@ -173,6 +173,14 @@ def sdk_hyperparameters(raw: Mapping[str, str]) -> dict[str, object]:
     return decoded
 
 
+def job_record(sagemaker_client, job_name: str) -> dict[str, object]:
+    """What a finished job really ran with and scored (its hyperparameters as train.py got them,
+    its final metrics as the tuner saw them), for the state file."""
+    job = sagemaker_client.describe_training_job(TrainingJobName=job_name)
+    return {"hyperparameters": sdk_hyperparameters(job.get("HyperParameters", {})),
+            "metrics": {m["MetricName"]: m["Value"] for m in job.get("FinalMetricDataList", [])}}
+
+
 def tune_locally(request: TrainRequest, backend: Backend, outputs: Mapping[str, object],
                  hyperparameters: Mapping[str, object]) -> tuple[str, str, dict]:
     """The SDK's HyperparameterTuner against the emulator; each child job trains here for real.
@@ -187,11 +195,12 @@ def tune_locally(request: TrainRequest, backend: Backend, outputs: Mapping[str, 
     static = {k: v for k, v in hyperparameters.items() if k not in ("learning-rate", "batch-size")}
     with backend.sdk_environment():
         session = sagemaker_jobs.make_session(bucket, backend.session())
+        tuning_job = sagemaker_jobs.new_job_name("dog-breeds-hpo", tuning=True)
         estimator = sagemaker_jobs.build_estimator(
-            session, role, bucket, static, sagemaker_jobs.JobSettings(instance_type="ml.m5.large"))
+            session, role, bucket, static, sagemaker_jobs.JobSettings(instance_type="ml.m5.large"),
+            run_name=tuning_job)
         tuner = sagemaker_jobs.build_tuner(estimator, request.max_jobs, request.max_parallel_jobs)
-        tuner.fit(sagemaker_jobs.training_inputs(bucket), wait=False)
-        tuning_job = tuner.latest_tuning_job.name
+        tuner.fit(sagemaker_jobs.training_inputs(bucket), job_name=tuning_job, wait=False)
         client = session.sagemaker_client
         children = client.list_training_jobs_for_hyper_parameter_tuning_job(
             HyperParameterTuningJobName=tuning_job)["TrainingJobSummaries"]
@@ -204,8 +213,9 @@ def tune_locally(request: TrainRequest, backend: Backend, outputs: Mapping[str, 
                   f"batch-size={child_hps.get('batch-size')}")
             run_job_here(backend, outputs, name, child_hps, request.instances, existing_job=True)
         best, url = sagemaker_jobs.best_job(client, tuning_job)
-    print(f"tuning job {tuning_job}: best training job {best}")
-    return best, url, {"tuning_job": tuning_job}
+        winner = job_record(client, best)
+    print(f"tuning job {tuning_job}: best training job {best} {winner['hyperparameters']}")
+    return best, url, {"tuning_job": tuning_job, **winner}
 
 
 def train_on_sagemaker(request: TrainRequest, backend: Backend, outputs: Mapping[str, object],
@@ -223,13 +233,17 @@ def train_on_sagemaker(request: TrainRequest, backend: Backend, outputs: Mapping
         if request.tune:
             tuned = {k: v for k, v in hyperparameters.items()
                      if k not in ("learning-rate", "batch-size")}
-            estimator = sagemaker_jobs.build_estimator(session, str(role), bucket, tuned, settings)
+            run_name = sagemaker_jobs.new_job_name("dog-breeds-hpo", tuning=True)
+            estimator = sagemaker_jobs.build_estimator(session, str(role), bucket, tuned, settings,
+                                                       run_name)
             tuner = sagemaker_jobs.build_tuner(estimator, request.max_jobs,
                                                request.max_parallel_jobs)
-            tuning_job, best, url = sagemaker_jobs.tune(tuner, bucket)
-            print(f"tuning job {tuning_job}: best training job {best}")
-            return best, url, {"tuning_job": tuning_job}
+            tuning_job, best, url = sagemaker_jobs.tune(tuner, bucket, run_name)
+            winner = job_record(session.sagemaker_client, best)
+            print(f"tuning job {tuning_job}: best training job {best} {winner['hyperparameters']}")
+            return best, url, {"tuning_job": tuning_job, **winner}
+        run_name = sagemaker_jobs.new_job_name("dog-breeds")
         estimator = sagemaker_jobs.build_estimator(session, str(role), bucket, hyperparameters,
-                                                   settings)
-        job_name, url = sagemaker_jobs.fit(estimator, bucket)
-        return job_name, url, {}
+                                                   settings, run_name)
+        job_name, url = sagemaker_jobs.fit(estimator, bucket, run_name)
+        return job_name, url, job_record(session.sagemaker_client, job_name)

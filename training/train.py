@@ -20,8 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
-from classifier import artifacts, data, distributed, engine
+from classifier import artifacts, data, distributed, engine, report
 from classifier.checkpoint import CheckpointError
+from classifier.fingerprint import run_fingerprint
 from classifier.model import ARCHITECTURES, FREEZE_POLICIES, ModelError, build_model
 from classifier.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
@@ -62,7 +63,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     hp = parser.add_argument_group("hyperparameters")
     hp.add_argument("--epochs", type=_positive_int, default=10)
-    hp.add_argument("--batch-size", type=_positive_int, default=32, help="per process")
+    hp.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=32,
+        help="global batch of one optimiser step, split evenly over all processes",
+    )
     hp.add_argument("--learning-rate", type=_positive_float, default=1e-3)
     hp.add_argument("--weight-decay", type=float, default=0.0)
     hp.add_argument("--arch", choices=sorted(ARCHITECTURES), default="resnet50")
@@ -153,11 +159,12 @@ def run(args: argparse.Namespace, ctx: distributed.DistContext) -> dict:
                 "SageMaker host %s of %s", os.environ["SM_CURRENT_HOST"], os.environ.get("SM_HOSTS")
             )
     model = build_model(args.arch, len(class_names), args.pretrained, args.freeze)
+    batch = distributed.plan_batch(args.batch_size, ctx.world_size)
     pin = ctx.device.type == "cuda"
     loaders = {
         split: data.build_loader(
             splits.datasets[split],
-            batch_size=args.batch_size,
+            batch_size=batch.per_process,
             train=split == "train",
             num_workers=args.num_workers,
             rank=ctx.rank,
@@ -167,13 +174,27 @@ def run(args: argparse.Namespace, ctx: distributed.DistContext) -> dict:
         )
         for split in data.SPLITS
     }
-    fingerprint = {
-        "arch": args.arch,
-        "classes": class_names,
-        "image_size": args.image_size,
-        "freeze": args.freeze,
-        "world_size": ctx.world_size,
-    }
+    steps_per_epoch = len(loaders["train"])
+    if ctx.is_main:
+        log.info("%s", batch.describe(steps_per_epoch, args.learning_rate))
+        if batch.global_batch != args.batch_size:
+            log.info(
+                "--batch-size %d is not a multiple of %d processes: global batch %d",
+                args.batch_size,
+                ctx.world_size,
+                batch.global_batch,
+            )
+        if ctx.distributed:
+            log.info(
+                "BatchNorm: %s",
+                "synchronised over all processes (SyncBatchNorm)"
+                if engine.uses_sync_batchnorm(ctx)
+                else f"per process over {batch.per_process} images (gloo: SyncBatchNorm needs "
+                "CUDA); running statistics are rank 0's",
+            )
+    fingerprint = run_fingerprint(
+        vars(args), class_names, ctx.world_size, split_dirs, Path(__file__).resolve().parent
+    )
     config = engine.FitConfig(
         epochs=args.epochs,
         learning_rate=args.learning_rate,
@@ -190,6 +211,8 @@ def run(args: argparse.Namespace, ctx: distributed.DistContext) -> dict:
     test = engine.evaluate(model, loaders["test"], ctx, len(class_names))
     metrics = {}
     if ctx.is_main:
+        # The tuner's objective (best_valid_loss) is the saved model's, not the last epoch's.
+        print(engine.best_line(result), flush=True)
         print(f"test_loss={test.loss:.4f} test_accuracy={test.accuracy:.4f}", flush=True)
         saved = artifacts.write_model_dir(
             Path(args.model_dir),
@@ -211,10 +234,18 @@ def run(args: argparse.Namespace, ctx: distributed.DistContext) -> dict:
         metrics = {
             "hyperparameters": {k: v for k, v in vars(args).items() if not k.endswith("_dir")},
             "world_size": ctx.world_size,
+            "batch": {
+                "global": batch.global_batch,
+                "per_process": batch.per_process,
+                "steps_per_epoch": steps_per_epoch,
+                "sync_batchnorm": result.sync_batchnorm,
+            },
             "device": str(ctx.device),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "history": result.history,
             "best_epoch": result.best_epoch,
             "best_valid_loss": result.best_valid_loss,
+            "best_valid_accuracy": result.best_valid_accuracy,
             "stopped_early": result.stopped_early,
             "resumed_from_epoch": result.resumed_from_epoch,
             "train_images_per_s": result.train_images_per_s,
@@ -228,7 +259,7 @@ def run(args: argparse.Namespace, ctx: distributed.DistContext) -> dict:
                 "confusion_matrix": test.confusion.tolist(),
             },
         }
-        artifacts.write_metrics(Path(args.output_dir), metrics, saved["labels"])
+        report.write_report(Path(args.output_dir), metrics, saved["labels"])
         log.info("model written to %s, metrics to %s", args.model_dir, args.output_dir)
     distributed.barrier(ctx)
     return metrics

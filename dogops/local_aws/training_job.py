@@ -25,7 +25,8 @@ from dogops import config
 from dogops.errors import UserError
 
 METRIC_LINE = re.compile(r"\b(\w+)=([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)")
-REPORTED_METRICS = ("train_loss", "valid_loss", "valid_accuracy", "test_loss", "test_accuracy")
+REPORTED_METRICS = ("train_loss", "valid_loss", "valid_accuracy", "test_loss", "test_accuracy",
+                    "best_valid_loss", "best_valid_accuracy")
 LOCAL_INSTANCE_TYPE = "ml.m5.large"  # what the emulator records; the work runs on this machine
 
 
@@ -61,6 +62,7 @@ def script_mode_env(job_dir: Path, channel_dir: Path, hyperparameters: Mapping[s
                     instances: int) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
+        "TRAINING_JOB_NAME": job_dir.name,  # as in SageMaker's container; keys the checkpoint
         "SM_CHANNEL_TRAINING": str(channel_dir),
         "SM_CHANNELS": json.dumps(["training"]),
         "SM_MODEL_DIR": str(job_dir / "model"),

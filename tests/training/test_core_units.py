@@ -154,18 +154,97 @@ def test_shard_sampler_covers_each_index_once():
     assert sorted(i for shard in shards for i in shard) == list(range(11))
 
 
-def test_checkpoint_is_atomic_and_checks_its_fingerprint(tmp_path):
-    state = {"fingerprint": {"arch": "resnet18"}, "epoch": 2, "w": torch.ones(2)}
-    checkpoint.save_checkpoint(tmp_path, state)
-    assert [p.name for p in tmp_path.iterdir()] == [checkpoint.CHECKPOINT_NAME]  # no temp left
+def test_checkpoint_is_atomic_and_belongs_to_its_run(tmp_path):
+    state = {"fingerprint": {"arch": "resnet18"}, "epoch": 2, "w": torch.ones(3)}
+    saved = checkpoint.save_checkpoint(tmp_path, state)
+    assert [p.name for p in tmp_path.iterdir()] == [saved.name]  # no temp file left
+    assert saved.name == f"checkpoint-{checkpoint.run_key({'arch': 'resnet18'})}.pt"
     loaded = checkpoint.load_checkpoint(tmp_path, {"arch": "resnet18"})
-    assert loaded["epoch"] == 2 and torch.equal(loaded["w"], torch.ones(2))
+    assert loaded["epoch"] == 2 and torch.equal(loaded["w"], torch.ones(3))
     assert checkpoint.load_checkpoint(tmp_path / "empty", {"arch": "resnet18"}) is None
-    with pytest.raises(checkpoint.CheckpointError):
-        checkpoint.load_checkpoint(tmp_path, {"arch": "resnet50"})
-    (tmp_path / checkpoint.CHECKPOINT_NAME).write_bytes(b"torn")
+    # Another run (anything different) in the same place starts fresh and leaves this one be.
+    assert checkpoint.load_checkpoint(tmp_path, {"arch": "resnet50"}) is None
+    assert saved.is_file()
+    saved.write_bytes(b"torn")
     with pytest.raises(checkpoint.CheckpointError, match="unreadable"):
         checkpoint.load_checkpoint(tmp_path, {"arch": "resnet18"})
+
+
+def test_run_fingerprint_covers_data_code_hyperparameters_and_job(tmp_path, monkeypatch):
+    from classifier.fingerprint import run_fingerprint
+
+    (tmp_path / "data" / "train" / "a").mkdir(parents=True)
+    image = tmp_path / "data" / "train" / "a" / "1.png"
+    image.write_bytes(b"x" * 10)
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "train.py").write_text("print(1)\n")
+    splits = {"train": tmp_path / "data" / "train"}
+    hps = {"learning_rate": 0.01, "model_dir": "/a"}
+    monkeypatch.delenv("TRAINING_JOB_NAME", raising=False)
+
+    def key(**changes):
+        return checkpoint.run_key(
+            run_fingerprint(changes.get("hps", hps), ["a"], changes.get("world", 1), splits,
+                            tmp_path / "code"))
+
+    base = key()
+    assert key(hps={"learning_rate": 0.01, "model_dir": "/elsewhere"}) == base  # paths only
+    assert key(hps={"learning_rate": 0.02, "model_dir": "/a"}) != base
+    assert key(world=2) != base
+    image.write_bytes(b"x" * 11)
+    assert key() != base
+    image.write_bytes(b"x" * 10)
+    (tmp_path / "code" / "train.py").write_text("print(2)\n")
+    assert key() != base
+    (tmp_path / "code" / "train.py").write_text("print(1)\n")
+    assert key() == base
+    monkeypatch.setenv("TRAINING_JOB_NAME", "dog-breeds-hpo-001-abc")  # a tuning child
+    assert key() != base
+
+
+@pytest.mark.parametrize(
+    ("global_batch", "world", "per_process", "effective"),
+    [(32, 1, 32, 32), (32, 2, 16, 16 * 2), (37, 8, 4, 32), (8, 8, 1, 8)],
+)
+def test_batch_contract_splits_the_global_batch(global_batch, world, per_process, effective):
+    from classifier.distributed import plan_batch
+
+    plan = plan_batch(global_batch, world)
+    assert (plan.per_process, plan.global_batch, plan.world_size) == (per_process, effective, world)
+    assert f"global {effective}" in plan.describe(10, 0.001)
+
+
+def test_batch_smaller_than_the_process_count_is_refused():
+    from classifier.distributed import DistributedError, plan_batch
+
+    with pytest.raises(DistributedError, match="at least 4"):
+        plan_batch(3, 4)
+
+
+def test_sync_batchnorm_is_reverted_to_the_plain_architecture_sharing_weights():
+    from classifier.model import revert_sync_batchnorm
+
+    model = build_model("resnet18", 4)
+    bn = model.layer1[0].bn1
+    weight, running_mean = bn.weight, bn.running_mean
+    synced = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    assert isinstance(synced.layer1[0].bn1, nn.SyncBatchNorm)
+    assert synced.layer1[0].bn1.weight is weight
+    revert_sync_batchnorm(synced)
+    plain = synced.layer1[0].bn1
+    assert type(plain) is nn.BatchNorm2d
+    assert plain.weight is weight and plain.running_mean is running_mean
+    assert not any(isinstance(m, nn.SyncBatchNorm) for m in synced.modules())
+    assert set(synced.state_dict()) == set(build_model("resnet18", 4).state_dict())
+
+
+def test_sync_batchnorm_only_where_pytorch_supports_it():
+    cpu_pair = DistContext(rank=0, world_size=2)
+    assert not engine.uses_sync_batchnorm(cpu_pair)  # gloo on CPU: per-process statistics
+    gpu_pair = DistContext(rank=0, world_size=2, device=torch.device("cuda", 0))
+    assert engine.uses_sync_batchnorm(gpu_pair)
+    assert not engine.uses_sync_batchnorm(gpu_pair, wanted=False)
+    assert not engine.uses_sync_batchnorm(DistContext(device=torch.device("cuda", 0)))
 
 
 def test_mismatched_classes_between_splits_are_refused(tmp_path, small_digits_dir):

@@ -1,14 +1,24 @@
-"""Per-epoch checkpoints written atomically, so a spot interruption never leaves a torn file."""
+"""Per-epoch checkpoints written atomically, so a spot interruption never leaves a torn file.
+
+A checkpoint belongs to one run: its file name carries a digest of the run's fingerprint (data,
+code, every hyperparameter, world size and, on SageMaker, the training job's name). A restarted
+spot job finds its own file and resumes; a retrain with anything changed, or another tuning
+child sharing the checkpoint location, finds none and starts fresh.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import os
 import tempfile
 from pathlib import Path
 
 import torch
 
-CHECKPOINT_NAME = "checkpoint.pt"
+log = logging.getLogger("classifier")
+CHECKPOINT_GLOB = "checkpoint-*.pt"
 
 
 class CheckpointError(ValueError):
@@ -30,27 +40,44 @@ def atomic_torch_save(obj, path: Path) -> None:
         raise
 
 
+def run_key(fingerprint: dict) -> str:
+    canonical = json.dumps(fingerprint, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def checkpoint_path(checkpoint_dir: Path, fingerprint: dict) -> Path:
+    return Path(checkpoint_dir) / f"checkpoint-{run_key(fingerprint)}.pt"
+
+
 def save_checkpoint(checkpoint_dir: Path, state: dict) -> Path:
-    path = Path(checkpoint_dir) / CHECKPOINT_NAME
+    path = checkpoint_path(checkpoint_dir, state["fingerprint"])
     atomic_torch_save(state, path)
     return path
 
 
 def load_checkpoint(checkpoint_dir: Path | None, fingerprint: dict) -> dict | None:
-    """The saved state if a checkpoint exists; it must come from the same model setup."""
+    """This run's saved state, if any; other runs' checkpoints in the same place are left be."""
     if checkpoint_dir is None:
         return None
-    path = Path(checkpoint_dir) / CHECKPOINT_NAME
+    path = checkpoint_path(checkpoint_dir, fingerprint)
     if not path.is_file():
+        others = [p.name for p in Path(checkpoint_dir).glob(CHECKPOINT_GLOB)]
+        others += [p.name for p in Path(checkpoint_dir).glob("checkpoint.pt")]  # older layout
+        if others:
+            log.info(
+                "no checkpoint of this run in %s (%d of other runs ignored): starting fresh",
+                checkpoint_dir,
+                len(others),
+            )
         return None
     try:
         # Our own file holds plain containers, tensors and numbers only.
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001  (torch.load raises many kinds; all mean unusable)
         raise CheckpointError(f"checkpoint {path} is unreadable: {error}") from None
-    if state.get("fingerprint") != fingerprint:
+    if state.get("fingerprint") != fingerprint:  # only a digest collision or a renamed file
         raise CheckpointError(
-            f"checkpoint {path} was written for {state.get('fingerprint')}, this run is "
-            f"{fingerprint}; use another --checkpoint-dir or delete it"
+            f"checkpoint {path} holds another run's state; delete it or use another "
+            "--checkpoint-dir"
         )
     return state

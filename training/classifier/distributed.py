@@ -59,6 +59,40 @@ def init_distributed(force_cpu: bool = False) -> DistContext:
     return DistContext(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
 
 
+@dataclass(frozen=True)
+class BatchPlan:
+    """The batch contract: ``--batch-size`` is the global batch of one optimiser step, split
+    evenly over the processes. N processes then take the same steps per epoch with the same
+    learning rate as one process does, whether under local torchrun or SageMaker's
+    ``torch_distributed`` (one process per GPU on every instance)."""
+
+    global_batch: int
+    per_process: int
+    world_size: int
+
+    def describe(self, steps_per_epoch: int, learning_rate: float) -> str:
+        split = (
+            f"{self.world_size} processes x {self.per_process}"
+            if self.world_size > 1
+            else "1 process"
+        )
+        return (
+            f"batch: global {self.global_batch} ({split}); {steps_per_epoch} steps per epoch; "
+            f"learning rate {learning_rate:g}"
+        )
+
+
+def plan_batch(global_batch: int, world_size: int) -> BatchPlan:
+    """Split the global batch; a remainder is dropped (and the smaller global batch printed)."""
+    if global_batch < world_size:
+        raise DistributedError(
+            f"--batch-size {global_batch} is the global batch and cannot be split over "
+            f"{world_size} processes: use at least {world_size}"
+        )
+    per_process = global_batch // world_size
+    return BatchPlan(per_process * world_size, per_process, world_size)
+
+
 def all_reduce_sum(tensor: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     """Sum over ranks (in place); gloo and nccl both take tensors on the process's device."""
     if ctx.distributed:

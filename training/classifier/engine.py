@@ -16,7 +16,12 @@ from torch.nn.parallel import DistributedDataParallel
 
 from classifier import checkpoint as ckpt
 from classifier.distributed import DistContext, all_reduce_sum, barrier
-from classifier.model import set_train_mode, trainable_parameters, training_view
+from classifier.model import (
+    revert_sync_batchnorm,
+    set_train_mode,
+    trainable_parameters,
+    training_view,
+)
 
 log = logging.getLogger("classifier")
 
@@ -39,6 +44,7 @@ class FitConfig:
     checkpoint_dir: Path | None = None
     fingerprint: dict = field(default_factory=dict)
     channels_last: bool = True
+    sync_batchnorm: bool = True  # honoured where PyTorch supports it: CUDA (NCCL)
     progress: bool | None = None  # None: a bar only when stderr is a terminal
 
 
@@ -47,7 +53,9 @@ class FitResult:
     history: list[dict]
     best_epoch: int
     best_valid_loss: float
+    best_valid_accuracy: float
     stopped_early: bool
+    sync_batchnorm: bool
     resumed_from_epoch: int
     train_images_per_s: float
 
@@ -142,6 +150,13 @@ def evaluate(
     )
 
 
+def uses_sync_batchnorm(ctx: DistContext, wanted: bool = True) -> bool:
+    """SyncBatchNorm all-reduces batch statistics over the processes; PyTorch runs it on CUDA
+    (NCCL) only. On gloo/CPU each process normalises its own share of the global batch, and DDP
+    copies rank 0's running statistics to every rank at each forward."""
+    return wanted and ctx.distributed and ctx.device.type == "cuda"
+
+
 def metric_line(epoch: int, train_loss: float, valid: EvalResult) -> str:
     return (
         f"epoch={epoch} train_loss={train_loss:.4f} valid_loss={valid.loss:.4f} "
@@ -188,6 +203,9 @@ def fit(
 
     # Frozen leading stages run as a folded, gradient-free copy (built after any resume).
     view = training_view(model, config.channels_last)
+    synced = uses_sync_batchnorm(ctx, config.sync_batchnorm)
+    if synced:  # converts the live modules in place, sharing parameters and buffers
+        view = nn.SyncBatchNorm.convert_sync_batchnorm(view)
     train_model = view
     if ctx.distributed:
         device_ids = [ctx.local_rank] if ctx.device.type == "cuda" else None
@@ -260,15 +278,28 @@ def fit(
             log.info("early stopping: validation loss has not improved for %d epochs", stale)
         epoch += 1
 
+    if synced:
+        revert_sync_batchnorm(model)
     if best_state is not None:
         model.load_state_dict(best_state)
+    best_row = next((row for row in history if row["epoch"] == best_epoch), {})
     return FitResult(
         history=history,
         best_epoch=best_epoch,
         best_valid_loss=best_loss,
+        best_valid_accuracy=best_row.get("valid_accuracy", 0.0),
         stopped_early=stopped_early,
+        sync_batchnorm=synced,
         resumed_from_epoch=resumed_from,
         train_images_per_s=images_seen / train_seconds if train_seconds else 0.0,
+    )
+
+
+def best_line(result: FitResult) -> str:
+    """The tuner's objective line: the validation metrics of the weights that are saved."""
+    return (
+        f"best_epoch={result.best_epoch} best_valid_loss={result.best_valid_loss:.4f} "
+        f"best_valid_accuracy={result.best_valid_accuracy:.4f}"
     )
 
 

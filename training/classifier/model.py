@@ -156,3 +156,28 @@ def training_view(model: nn.Module, channels_last: bool = True) -> nn.Module:
     if not any(p.requires_grad for p in model.parameters()):
         return model
     return FrozenPrefixModel(model, channels_last)
+
+
+def revert_sync_batchnorm(module: nn.Module) -> nn.Module:
+    """Swap ``SyncBatchNorm`` layers back to ``BatchNorm2d``, sharing parameters and buffers,
+    so the saved and exported model is the plain architecture the serving side rebuilds."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.SyncBatchNorm):
+            plain = nn.BatchNorm2d(
+                child.num_features,
+                child.eps,
+                child.momentum,
+                child.affine,
+                child.track_running_stats,
+            )
+            if child.affine:
+                plain.weight, plain.bias = child.weight, child.bias
+            if child.track_running_stats:
+                plain.running_mean = child.running_mean
+                plain.running_var = child.running_var
+                plain.num_batches_tracked = child.num_batches_tracked
+            plain.train(child.training)
+            setattr(module, name, plain)
+        else:
+            revert_sync_batchnorm(child)
+    return module
