@@ -144,15 +144,25 @@ def test_sdk_estimator_request_carries_multi_instance_and_spot(backend, trained)
     settings = sagemaker_jobs.JobSettings(instance_type="ml.g5.xlarge", instances=2, spot=True)
     with backend.sdk_environment():
         session = sagemaker_jobs.make_session(bucket, backend.session())
+        run_name = sagemaker_jobs.new_job_name("dog-breeds")
         estimator = sagemaker_jobs.build_estimator(session, role, bucket, {"epochs": 5},
-                                                   settings)
-        job_name, model_uri = sagemaker_jobs.fit(estimator, bucket, logs=False)
+                                                   settings, run_name)
+        job_name, model_uri = sagemaker_jobs.fit(estimator, bucket, run_name, logs=False)
+        # A retrain (here: another learning rate) gets a checkpoint location of its own.
+        retrain_name = sagemaker_jobs.new_job_name("dog-breeds")
+        retrain = sagemaker_jobs.build_estimator(
+            session, role, bucket, {"epochs": 5, "learning-rate": 0.01}, settings, retrain_name)
+        retrain_job, _ = sagemaker_jobs.fit(retrain, bucket, retrain_name, logs=False)
     job = backend.client("sagemaker").describe_training_job(TrainingJobName=job_name)
     assert job["ResourceConfig"]["InstanceCount"] == 2
     assert job["HyperParameters"]["sagemaker_torch_distributed_enabled"] == "true"
     assert job["HyperParameters"]["epochs"] == "5"
     assert job["EnableManagedSpotTraining"] is True
-    assert job["CheckpointConfig"]["S3Uri"] == f"s3://{bucket}/checkpoints/dog-breeds"
+    assert job_name == run_name
+    assert job["CheckpointConfig"]["S3Uri"] == f"s3://{bucket}/checkpoints/{job_name}"
+    other = backend.client("sagemaker").describe_training_job(TrainingJobName=retrain_job)
+    assert other["CheckpointConfig"]["S3Uri"] == f"s3://{bucket}/checkpoints/{retrain_job}"
+    assert retrain_job != job_name
     assert job["StoppingCondition"]["MaxWaitTimeInSeconds"] >= job["StoppingCondition"][
         "MaxRuntimeInSeconds"]
     assert job["AlgorithmSpecification"]["TrainingImage"].endswith("pytorch-training:2.8.0-gpu-py312")
@@ -181,6 +191,16 @@ def test_tuning_job_best_child_artifact_goes_to_tfvars(backend, trained):
     losses = {c["TrainingJobName"]: c["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
               for c in children}
     assert best == min(losses, key=losses.get)
+    assert {c["FinalHyperParameterTuningJobObjectiveMetric"]["MetricName"] for c in children} == {
+        "best_valid_loss"}
+    # What gets recorded is the winner's real settings and scores, not the defaults.
+    winner = next(c for c in children if c["TrainingJobName"] == best)
+    assert details["hyperparameters"]["learning-rate"] == pytest.approx(
+        float(winner["TunedHyperParameters"]["learning-rate"]))
+    assert details["hyperparameters"]["batch-size"] == int(
+        winner["TunedHyperParameters"]["batch-size"])
+    assert details["metrics"]["best_valid_loss"] == pytest.approx(losses[best])
+    assert "test_accuracy" in details["metrics"]
     for child in children:  # sampled inside the requested ranges
         tuned = child["TunedHyperParameters"]
         assert 0.001 <= float(tuned["learning-rate"]) <= 0.1
