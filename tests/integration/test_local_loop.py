@@ -100,6 +100,20 @@ def test_train_records_a_real_artifact_and_a_second_run_reuses_it(backend, train
     assert len(jobs_after) == len(jobs_before)
 
 
+def test_report_fetches_the_recorded_jobs_evaluation(backend, trained, monkeypatch, tmp_path):
+    from dogops import report
+
+    monkeypatch.setattr(report, "reports_dir", lambda target: tmp_path / target)
+    fetched = report.fetch_report(backend)
+    assert fetched.job_name == state.load("local")["job_name"]
+    assert "# Evaluation report" in fetched.summary.read_text()
+    for name in report.REPORT_FILES:
+        assert (fetched.directory / name).is_file(), name
+    assert str(fetched.summary) in report.describe(fetched)
+    with pytest.raises(UserError, match="not found"):
+        report.fetch_report(backend, "no-such-job")
+
+
 def test_deploy_then_plan_is_empty_and_predict_gives_the_models_answer(
         backend, trained, digits, tmp_path):
     from dogops.deploy import deploy, plan
