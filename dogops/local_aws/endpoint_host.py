@@ -244,6 +244,9 @@ def make_handler(service: ModelService) -> type[BaseHTTPRequestHandler]:
         server_version = "dogops-local-endpoint"
         sys_version = ""
         timeout = CONNECTION_IDLE_S  # a silent client cannot hold a thread for ever
+        # Headers and body go out as two writes: with Nagle's algorithm the body would wait for
+        # the client's delayed ACK (~40 ms on Linux) on every keep-alive request.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             log.info("%s %s", self.address_string(), format % args)

@@ -233,14 +233,16 @@ class EnvironmentPool:
     def invoke(
         self,
         spec: FunctionSpec,
-        code_dir: Path,
-        env_vars: dict[str, str],
+        code_dir: Callable[[], Path],
+        env_vars: Callable[[], dict[str, str]],
         event: str,
         invoked_arn: str,
         reserved: int | None,
         log_sink: LogSink,
     ) -> tuple[str, InvokeResult]:
-        """Run one invocation; returns (request id, result). Raises Throttled."""
+        """Run one invocation; returns (request id, result). Raises Throttled.
+
+        `code_dir` and `env_vars` are only called for a cold start."""
         with self._lock:
             self._admit(spec, reserved)
             retired = self._retire_stale(spec) + self._expired(time.monotonic())
@@ -253,7 +255,7 @@ class EnvironmentPool:
         try:
             cold_init = None
             if env is None:
-                env = self._start(spec, code_dir, env_vars, log_sink)
+                env = self._start(spec, code_dir(), env_vars(), log_sink)
                 cold_init = env.init_ms
             answer = env.invoke(event, request_id, invoked_arn)
             result = self._result(env, answer, request_id, cold_init)

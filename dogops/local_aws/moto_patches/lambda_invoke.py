@@ -20,6 +20,8 @@ import base64
 import hashlib
 import io
 import json
+import logging
+import queue
 import shutil
 import tempfile
 import threading
@@ -102,13 +104,21 @@ def unpacked_code_dir(code_bytes: bytes, digest: str | None = None) -> Path:
     return target
 
 
+def _code_hex_digest(fn: LambdaFunction) -> str:
+    """moto's CodeSha256 (base64) of the stored zip as hex: hashing the zip per call costs."""
+    try:
+        return base64.b64decode(fn.code_sha_256, validate=True).hex()
+    except (TypeError, ValueError):
+        return code_sha256(fn.code_bytes or b"")
+
+
 def function_spec(fn: LambdaFunction) -> FunctionSpec:
     return FunctionSpec(
         account_id=fn.account_id,
         region=fn.region,
         function_name=fn.function_name,
         version=str(fn.version),
-        code_sha256=code_sha256(fn.code_bytes or b""),
+        code_sha256=_code_hex_digest(fn),
         handler=fn.handler or "",
         runtime=fn.run_time or "",
         memory_mb=int(fn.memory_size or 128),
@@ -143,13 +153,29 @@ def handler_environment(spec: FunctionSpec) -> dict[str, str]:
     return env
 
 
+_log_queue: queue.SimpleQueue = queue.SimpleQueue()
+
+
 def write_logs(spec: FunctionSpec, stream: str, text: str) -> None:
-    """Append `text` to the environment's stream in the function's log group."""
-    if not text:
-        return
+    """Queue `text` for the environment's stream in the function's log group. Shipped by a
+    background thread, off the invocation's path: CloudWatch ingestion is asynchronous too."""
+    if text:
+        _log_queue.put((spec, stream, text, unix_time_millis()))
+
+
+def _ship_logs() -> None:
+    while True:
+        spec, stream, text, timestamp = _log_queue.get()
+        try:
+            _put_logs(spec, stream, text, timestamp)
+        except Exception:  # a deleted function's late logs are dropped
+            logging.getLogger(__name__).debug("log events dropped", exc_info=True)
+
+
+def _put_logs(spec: FunctionSpec, stream: str, text: str, timestamp: int) -> None:
     backend = lambda_backends[spec.account_id][spec.region]
     logs_backend = backend.get_function(spec.function_name).logs_backend
-    events = [{"timestamp": unix_time_millis(), "message": line} for line in text.splitlines()]
+    events = [{"timestamp": timestamp, "message": line} for line in text.splitlines()]
     with _logs_lock:
         logs_backend.ensure_log_group(spec.log_group)
         group = logs_backend.groups[spec.log_group]
@@ -181,8 +207,9 @@ def run_handler(fn: LambdaFunction, event: str, invoked_arn: str) -> tuple[str, 
         return json.dumps(problem), True, ""
     try:
         request_id, result = POOL.invoke(
-            spec, unpacked_code_dir(fn.code_bytes, spec.code_sha256), handler_environment(spec),
-            event, invoked_arn, reserved_concurrency(fn), write_logs,
+            spec, lambda: unpacked_code_dir(fn.code_bytes, spec.code_sha256),
+            lambda: handler_environment(spec), event, invoked_arn, reserved_concurrency(fn),
+            write_logs,
         )
     except Throttled as throttled:
         raise TooManyRequestsException(throttled.reason) from None
@@ -250,3 +277,4 @@ def apply() -> None:
     LambdaResponse._get_param = _get_param
     LambdaResponse.setup_class = _setup_class
     atexit.register(POOL.close_all)
+    threading.Thread(target=_ship_logs, name="lambda-logs", daemon=True).start()
