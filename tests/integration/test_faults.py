@@ -68,11 +68,34 @@ def test_interrupted_apply_converges_when_run_again(workspace, backend):
     os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in the terminal
     output, _ = process.communicate(timeout=300)
     assert process.returncode != 0, output
-    assert "Interrupt received" in output or "KeyboardInterrupt" in output, output[-3000:]
+    assert "Interrupt received" in output, output[-3000:]  # Terraform stopped gracefully
+    assert "Two interrupts received" not in output, output[-3000:]
 
     outputs = backend.apply()  # the user runs it again
     assert outputs["bucket_name"]
     assert plan(backend) is False, "the re-run must converge: a second plan is empty"
+
+
+def test_interrupt_passes_one_sigint_and_waits(tmp_path):
+    """Unit check of the mechanism: the child gets one SIGINT, finishes its cleanup, and the
+    caller gets the one-line error (no KeyboardInterrupt traceback, no SIGKILL)."""
+    marker = tmp_path / "cleaned-up"
+    child = (f"import signal, time, pathlib, sys\n"
+             f"def stop(*_):\n    time.sleep(1.0); pathlib.Path({str(marker)!r}).write_text('ok')"
+             f"; sys.exit(1)\n"
+             f"signal.signal(signal.SIGINT, stop)\nprint('ready', flush=True)\ntime.sleep(60)\n")
+    script = (f"import sys\nfrom dogops.terraform import run_interruptible\n"
+              f"from dogops.errors import UserError\n"
+              f"try:\n    run_interruptible([sys.executable, '-c', {child!r}], None, False)\n"
+              f"except UserError as err:\n    print('error:', err); sys.exit(err.exit_code)\n")
+    process = subprocess.Popen([sys.executable, "-c", script], env=child_env(tmp_path),
+                               stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert process.stdout.readline().strip() == "ready"
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 130, output
+    assert marker.read_text() == "ok", "the child was killed before its cleanup"
+    assert "interrupted: Terraform stopped and saved its state" in output
 
 
 @pytest.fixture(scope="module")
