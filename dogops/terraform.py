@@ -158,8 +158,10 @@ class Terraform:
             message = f"terraform {args[0]} failed (exit {proc.returncode})"
             if detail:
                 message += ":\n  " + "\n  ".join(detail)
-            raise UserError(message + "\nfix the cause and re-run: Terraform resumes from its state",
-                            exit_code=1)
+            error = UserError(message + "\nfix the cause and re-run: Terraform resumes from its "
+                              "state", exit_code=1)
+            error.stderr = proc.stderr or ""  # the whole output, for callers that parse it
+            raise error
         return proc.returncode, proc.stdout or ""
 
     # -- commands --------------------------------------------------------------------------
@@ -176,6 +178,15 @@ class Terraform:
     def apply(self, variables: Mapping[str, object] | None = None) -> None:
         self.run("apply", "-input=false", "-auto-approve", *self._color(), *self._state_args(),
                  *self._var_args(variables))
+
+    def forget_resource(self, address: str) -> None:
+        """Drop an address from the state (the resource itself is left alone)."""
+        self.run("state", "rm", *self._state_args(), address, capture=True)
+
+    def import_resource(self, address: str, ident: str,
+                        variables: Mapping[str, object] | None = None) -> None:
+        self.run("import", "-input=false", *self._state_args(), *self._var_args(variables),
+                 address, ident, capture=True)
 
     def destroy(self, variables: Mapping[str, object] | None = None) -> None:
         self.run("destroy", "-input=false", "-auto-approve", *self._color(),

@@ -42,6 +42,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
@@ -263,11 +264,30 @@ def make_handler(service: ModelService) -> type[BaseHTTPRequestHandler]:
         def _send_error(self, status: int, message: str) -> None:
             self._send(status, *_error_body(status, message))
 
+        def send_error(self, code: int, message: str | None = None, explain=None) -> None:
+            """The stdlib's own errors (bad request line, headers, unknown method) as short
+            JSON like ours, not its HTML page; an unknown method is 405, not 501."""
+            if code == 501:
+                code, message = 405, "method not allowed: use GET /ping or POST /invocations"
+            # the stdlib's message quotes the request line: a fixed phrase echoes nothing back
+            phrase = message if code == 405 else HTTPStatus(code).phrase.lower()
+            body, content_type = _error_body(code, phrase)
+            self.close_connection = True
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Connection", "close")
+            if code == 405:
+                self.send_header("Allow", "GET, POST")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
         def do_GET(self) -> None:
             if self.path.split("?")[0] == "/ping":
                 self._send(200, b"{}", JSON)
             else:
-                self._send_error(404, f"no route GET {self.path}")
+                self._send_error(404, "no such route: use GET /ping or POST /invocations")
 
         def _refuse_body(self, status: int, message: str, length: int) -> None:
             """Answer without the body; read it away first when that is cheap, so the client
@@ -286,7 +306,7 @@ def make_handler(service: ModelService) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             if self.path.split("?")[0] != "/invocations":
-                self._send_error(404, f"no route POST {self.path}")
+                self._send_error(404, "no such route: use GET /ping or POST /invocations")
                 return
             if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
                 self.close_connection = True
