@@ -143,7 +143,7 @@ class RequestContext:
 
 
 class ModelService:
-    """The loaded model and its handlers, predictions running through one `Batcher`."""
+    """The loaded model and its handlers (predictions through a `Batcher` when batching)."""
 
     def __init__(self, model_dir: Path, program: str | None = None,
                  config: ServingConfig | None = None):
@@ -160,7 +160,7 @@ class ModelService:
             getattr(self.module, "predict_batch", None))
         self._transform_lock = threading.Lock()
         self.batcher = Batcher(self._predict_items, self.config.batch_size,
-                               self.config.max_batch_delay_ms)
+                               self.config.max_batch_delay_ms) if self.config.batch_size > 1 else None
 
     def _predict_items(self, items: list[tuple[Any, RequestContext]]) -> list:
         """One batch: predict_batch on all inputs, else predict_fn per item (errors per item)."""
@@ -193,7 +193,11 @@ class ModelService:
             parsed = _call(
                 getattr(module, "input_fn", _default_input_fn), data, content_type, context=context
             )
-            prediction = self.batcher.submit((parsed, context))
+            if self.batcher is not None:
+                prediction = self.batcher.submit((parsed, context))
+            else:  # no batching: requests predict concurrently on the worker's threads
+                prediction = _call(getattr(module, "predict_fn", _default_predict_fn), parsed,
+                                   self.model, context=context)
             result = _call(
                 getattr(module, "output_fn", _default_output_fn),
                 prediction,

@@ -7,8 +7,9 @@
   `SAGEMAKER_TS_MAX_BATCH_DELAY` ms (default 100); otherwise `SAGEMAKER_MODEL_SERVER_WORKERS`
   workers (TorchServe's default: one per CPU; here at most `LOCAL_MAX_DEFAULT_WORKERS`, each
   worker holds its own copy of the model) and no batching.
-- `Batcher`: one per worker; like a TorchServe worker it runs one batch at a time, collecting up
-  to `batch_size` requests or until `max_batch_delay` ms after the first one.
+- `Batcher`: one per worker when batching is on (batch size > 1); like a TorchServe worker it runs
+  one batch at a time, collecting up to `batch_size` requests or until `max_batch_delay` ms after
+  the first one. With batching off, requests predict concurrently on the worker's threads.
 - `run_workers`: pre-forked worker processes sharing one listening socket, restarted when one
   dies, all stopped with the server (and with it if it is killed: PR_SET_PDEATHSIG).
 """
