@@ -129,8 +129,33 @@ class Backend:
 
     def apply(self, extra: Mapping[str, object] | None = None) -> dict[str, object]:
         with self.terraform() as tf:
-            tf.apply({**self.base_variables(), **(extra or {})})
+            variables = {**self.base_variables(), **(extra or {})}
+            try:
+                tf.apply(variables)
+            except UserError as err:
+                self._adopt_orphans(tf, variables, err)
+                tf.apply(variables)
             return tf.output()
+
+    def _adopt_orphans(self, tf: Terraform, variables: Mapping[str, object],
+                       err: UserError) -> None:
+        """After an interrupted apply: import what it created but did not record, or re-raise."""
+        from dogops.orphans import import_commands, orphans_in
+
+        orphans = orphans_in(getattr(err, "stderr", ""))
+        if not orphans:
+            raise err
+        if not self.is_local:
+            raise UserError(f"{err}\nan interrupted apply left resources outside the state; if "
+                            "they are this stack's, adopt them with:\n"
+                            + import_commands(orphans), 1) from None
+        print(f"[{self.target}] adopting {len(orphans)} resource(s) an interrupted apply "
+              "created but did not record: " + ", ".join(ident for _, ident in orphans))
+        recorded = set(tf.state_resources())
+        for address, ident in orphans:
+            if address in recorded:  # tainted by the interrupted read-back: adopt afresh
+                tf.forget_resource(address)
+            tf.import_resource(address, ident, variables)
 
     def outputs(self) -> dict[str, object]:
         with self.terraform(quiet=True) as tf:

@@ -30,13 +30,28 @@ def deploy(backend: Backend) -> dict[str, object]:
         from dogops.train import artifact_exists
 
         if not artifact_exists(backend.client("s3"), model_data_url):
-            raise UserError(f"{model_data_url} is not in the emulator (was it restarted?): run "
-                            "`invoke train` again (it retrains when the artifact is gone)")
+            restore_local_artifact(backend, model_data_url)
     outputs = backend.apply({"model_data_url": model_data_url})
     if backend.is_local:
         serve_locally(backend, str(outputs["endpoint_name"]), model_data_url)
     print_outputs(outputs)
     return outputs
+
+
+def restore_local_artifact(backend: Backend, model_data_url: str) -> None:
+    """The emulator lost its memory (restarted): rebuild the stack's bucket and upload the
+    trained model again from this machine's copy, or say how to get one."""
+    from dogops.local_aws.training_job import local_artifact
+
+    archive = local_artifact(config.paths(backend.target).work_dir, model_data_url)
+    if archive is None:
+        raise UserError(f"{model_data_url} is not in the emulator (was it restarted?): run "
+                        "`invoke train` again (it retrains when the artifact is gone)")
+    print(f"[{backend.target}] the emulator lost {model_data_url} (restarted?): rebuilding the "
+          f"stack and uploading the local copy {archive}")
+    backend.ensure_stack()
+    bucket, _, key = model_data_url.removeprefix("s3://").partition("/")
+    backend.client("s3").upload_file(str(archive), bucket, key)
 
 
 def serve_locally(backend: Backend, endpoint_name: str, model_data_url: str) -> None:

@@ -76,7 +76,26 @@ def invoke_alias(backend: Backend, payload: dict[str, object]) -> list[Predictio
         raise UserError(f"nothing deployed on --target {backend.target}: run `invoke deploy`")
     response = backend.client("lambda").invoke(FunctionName=str(alias),
                                                 Payload=json.dumps(payload).encode())
-    return parse_response(response["Payload"].read(), response.get("FunctionError"))
+    try:
+        return parse_response(response["Payload"].read(), response.get("FunctionError"))
+    except UserError as err:
+        hint = local_host_hint(backend, str(outputs["endpoint_name"]))
+        if hint:
+            raise UserError(f"{err.message}\n{hint}", err.exit_code) from None
+        raise
+
+
+def local_host_hint(backend: Backend, endpoint_name: str) -> str | None:
+    """On the local target, say so when the endpoint's host process is not running."""
+    if not backend.is_local:
+        return None
+    from dogops import config
+    from dogops.local_aws import endpoint_host
+
+    if endpoint_host.host_info(endpoint_name, config.paths("local").state_dir) is not None:
+        return None
+    return (f"the local endpoint host for {endpoint_name} is not running (stopped or killed): "
+            "run `invoke deploy` to start it again")
 
 
 def format_predictions(predictions: list[Prediction]) -> str:

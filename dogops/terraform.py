@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -67,6 +68,34 @@ def remove_stale_emulator_override(root: Path = config.TERRAFORM_DIR) -> None:
         target.unlink()
 
 
+def run_interruptible(cmd: list[str], env: Mapping[str, str] | None,
+                      capture_stdout: bool) -> subprocess.CompletedProcess:
+    """Run Terraform so that Ctrl-C stops it gracefully, with its state saved.
+
+    subprocess.run would SIGKILL the child 0.25 s after a KeyboardInterrupt, so an interrupted
+    apply lost the record of what it had just created and the re-run failed on "already
+    exists". Terraform runs in its own process group; an interrupt reaches only us, and we pass
+    on exactly one SIGINT and wait (a second Ctrl-C passes a second one: Terraform's own "exit
+    now"). Then the command fails with a one-line message and exit code 130.
+    """
+    proc = subprocess.Popen(cmd, env=env, text=True, stderr=subprocess.PIPE,
+                            stdout=subprocess.PIPE if capture_stdout else None, process_group=0)
+    interrupted = False
+    while True:
+        try:
+            out, err = proc.communicate()
+            break
+        except KeyboardInterrupt:
+            interrupted = True
+            proc.send_signal(signal.SIGINT)
+    if interrupted:
+        if err:
+            sys.stderr.write(err)
+        raise UserError("interrupted: Terraform stopped and saved its state; run the same "
+                        "command again to continue", exit_code=130)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
 class Terraform:
     """Runs terraform in the root configuration with one target's state and variables."""
 
@@ -114,12 +143,10 @@ class Terraform:
         cmd = ["terraform", f"-chdir={self.working_dir}", *args]
         try:
             if capture or self.quiet:
-                proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True,
-                                      check=False)
+                proc = run_interruptible(cmd, self.env, capture_stdout=True)
             else:
                 sys.stdout.flush()
-                proc = subprocess.run(cmd, env=self.env, stderr=subprocess.PIPE, text=True,
-                                      check=False)
+                proc = run_interruptible(cmd, self.env, capture_stdout=False)
                 if proc.stderr:
                     sys.stderr.write(proc.stderr)
         finally:
@@ -131,8 +158,10 @@ class Terraform:
             message = f"terraform {args[0]} failed (exit {proc.returncode})"
             if detail:
                 message += ":\n  " + "\n  ".join(detail)
-            raise UserError(message + "\nfix the cause and re-run: Terraform resumes from its state",
-                            exit_code=1)
+            error = UserError(message + "\nfix the cause and re-run: Terraform resumes from its "
+                              "state", exit_code=1)
+            error.stderr = proc.stderr or ""  # the whole output, for callers that parse it
+            raise error
         return proc.returncode, proc.stdout or ""
 
     # -- commands --------------------------------------------------------------------------
@@ -149,6 +178,15 @@ class Terraform:
     def apply(self, variables: Mapping[str, object] | None = None) -> None:
         self.run("apply", "-input=false", "-auto-approve", *self._color(), *self._state_args(),
                  *self._var_args(variables))
+
+    def forget_resource(self, address: str) -> None:
+        """Drop an address from the state (the resource itself is left alone)."""
+        self.run("state", "rm", *self._state_args(), address, capture=True)
+
+    def import_resource(self, address: str, ident: str,
+                        variables: Mapping[str, object] | None = None) -> None:
+        self.run("import", "-input=false", *self._state_args(), *self._var_args(variables),
+                 address, ident, capture=True)
 
     def destroy(self, variables: Mapping[str, object] | None = None) -> None:
         self.run("destroy", "-input=false", "-auto-approve", *self._color(),

@@ -6,17 +6,22 @@
 
 Like the SageMaker PyTorch serving container, it unpacks the archive into a model directory,
 imports `<model dir>/code/$SAGEMAKER_PROGRAM` (default `inference.py`) with the code directory on
-`sys.path`, calls `model_fn` once and then `input_fn` / `predict_fn` / `output_fn` per request
-(each may take a trailing `context` argument; `transform_fn` replaces the three when defined).
-UTF-8 content types reach `input_fn` as `str`, everything else as `bytes`; `Accept: */*` means
-`application/json`. `GET /ping` and `POST /invocations` are served on 127.0.0.1 by a threaded
-stdlib server. An exception with a `status_code` attribute answers that status with its message;
-anything else is a 500 with a short message, the traceback going to the log only.
+`sys.path`, calls `model_fn` once per model worker and then `input_fn` / `predict_fn` /
+`output_fn` per request (each may take a trailing `context` argument; `transform_fn` replaces the
+three when defined). UTF-8 content types reach `input_fn` as `str`, everything else as `bytes`;
+`Accept: */*` means `application/json`. `GET /ping` and `POST /invocations` are served on
+127.0.0.1 by threaded stdlib servers in several pre-forked model workers sharing one socket, with
+request batching, configured by the container's own variables (`dogops.local_aws.model_server`).
+With batching on and a handler module that defines `predict_batch(inputs, model) -> list`, a
+collected batch goes through it (input errors answer only their own request). An exception with a
+`status_code` attribute answers that status with its message; anything else is a 500 with a short
+message, the traceback going to the log only.
 
 With `--endpoint-name` the host registers itself for the emulator's InvokeEndpoint forwarding
 (`dogops.local_aws.moto_patches.endpoint_registry`). `start_host` / `stop_host` run it detached with a pid
 file and a health wait, for `invoke deploy`. Differences from the real container: the
-interpreter is this one (code/requirements.txt is not installed), and there is one worker.
+interpreter is this one (code/requirements.txt is not installed); workers are not scaled between
+min and max; `SAGEMAKER_TS_RESPONSE_TIMEOUT` is not enforced.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
@@ -46,6 +52,13 @@ import requests
 
 from dogops.config import REPO_ROOT
 from dogops.errors import UserError
+from dogops.local_aws.model_server import (
+    Batcher,
+    ServingConfig,
+    StartupError,
+    run_workers,
+    usable_cpus,
+)
 from dogops.local_aws.moto_patches import endpoint_registry
 
 HOST = "127.0.0.1"
@@ -55,6 +68,9 @@ JSON = "application/json"
 # Content types the inference toolkit decodes to str before input_fn (sagemaker_inference UTF8_TYPES).
 UTF8_CONTENT_TYPES = frozenset({JSON, "text/csv"})
 MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker real-time payload limit
+MAX_DRAIN_BYTES = 64 * 1024 * 1024  # an oversized body up to this is read away before the 413
+CONNECTION_IDLE_S = 60.0
+LISTEN_BACKLOG = 1024  # the stdlib default (5) resets clients beyond a handful of bursts
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 log = logging.getLogger("dogops.local_aws.endpoint_host")
 
@@ -127,15 +143,37 @@ class RequestContext:
 
 
 class ModelService:
-    """The loaded model and its handlers."""
+    """The loaded model and its handlers (predictions through a `Batcher` when batching)."""
 
-    def __init__(self, model_dir: Path, program: str | None = None):
+    def __init__(self, model_dir: Path, program: str | None = None,
+                 config: ServingConfig | None = None):
         self.model_dir = model_dir
+        self.config = config or ServingConfig.from_env()
         self.module = load_user_module(model_dir, program)
         if not hasattr(self.module, "model_fn"):
             raise UserError(f"{self.module.__file__} defines no model_fn(model_dir)")
         startup = RequestContext(str(model_dir), {}, None)
         self.model = _call(self.module.model_fn, str(model_dir), context=startup)
+        # predict_batch(inputs, model) -> list is our handlers' batch entry point; the real
+        # container only knows predict_fn, so it is used only when batching is switched on.
+        self.batched = self.config.batch_size > 1 and callable(
+            getattr(self.module, "predict_batch", None))
+        self._transform_lock = threading.Lock()
+        self.batcher = Batcher(self._predict_items, self.config.batch_size,
+                               self.config.max_batch_delay_ms) if self.config.batch_size > 1 else None
+
+    def _predict_items(self, items: list[tuple[Any, RequestContext]]) -> list:
+        """One batch: predict_batch on all inputs, else predict_fn per item (errors per item)."""
+        if self.batched:
+            return list(self.module.predict_batch([data for data, _ in items], self.model))
+        predict = getattr(self.module, "predict_fn", _default_predict_fn)
+        outcomes: list = []
+        for data, context in items:
+            try:
+                outcomes.append(_call(predict, data, self.model, context=context))
+            except Exception as exc:  # noqa: BLE001 - answers only this request
+                outcomes.append(exc)
+        return outcomes
 
     def invoke(self, body: bytes, content_type: str, accept: str, context: RequestContext):
         """Run the handlers; returns (response bytes, response content type)."""
@@ -147,19 +185,19 @@ class ModelService:
         accept = JSON if accept in ("", "*/*") else accept
         module = self.module
         if hasattr(module, "transform_fn"):
-            result = _call(
-                module.transform_fn, self.model, data, content_type, accept, context=context
-            )
+            with self._transform_lock:  # one request at a time per worker, as TorchServe
+                result = _call(
+                    module.transform_fn, self.model, data, content_type, accept, context=context
+                )
         else:
             parsed = _call(
                 getattr(module, "input_fn", _default_input_fn), data, content_type, context=context
             )
-            prediction = _call(
-                getattr(module, "predict_fn", _default_predict_fn),
-                parsed,
-                self.model,
-                context=context,
-            )
+            if self.batcher is not None:
+                prediction = self.batcher.submit((parsed, context))
+            else:  # no batching: requests predict concurrently on the worker's threads
+                prediction = _call(getattr(module, "predict_fn", _default_predict_fn), parsed,
+                                   self.model, context=context)
             result = _call(
                 getattr(module, "output_fn", _default_output_fn),
                 prediction,
@@ -209,6 +247,11 @@ def make_handler(service: ModelService) -> type[BaseHTTPRequestHandler]:
     class InvocationHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "dogops-local-endpoint"
+        sys_version = ""
+        timeout = CONNECTION_IDLE_S  # a silent client cannot hold a thread for ever
+        # Headers and body go out as two writes: with Nagle's algorithm the body would wait for
+        # the client's delayed ACK (~40 ms on Linux) on every keep-alive request.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             log.info("%s %s", self.address_string(), format % args)
@@ -225,26 +268,67 @@ def make_handler(service: ModelService) -> type[BaseHTTPRequestHandler]:
         def _send_error(self, status: int, message: str) -> None:
             self._send(status, *_error_body(status, message))
 
+        def send_error(self, code: int, message: str | None = None, explain=None) -> None:
+            """The stdlib's own errors (bad request line, headers, unknown method) as short
+            JSON like ours, not its HTML page; an unknown method is 405, not 501."""
+            if code == 501:
+                code, message = 405, "method not allowed: use GET /ping or POST /invocations"
+            # the stdlib's message quotes the request line: a fixed phrase echoes nothing back
+            phrase = message if code == 405 else HTTPStatus(code).phrase.lower()
+            body, content_type = _error_body(code, phrase)
+            self.close_connection = True
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Connection", "close")
+            if code == 405:
+                self.send_header("Allow", "GET, POST")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
         def do_GET(self) -> None:
             if self.path.split("?")[0] == "/ping":
                 self._send(200, b"{}", JSON)
             else:
-                self._send_error(404, f"no route GET {self.path}")
+                self._send_error(404, "no such route: use GET /ping or POST /invocations")
+
+        def _refuse_body(self, status: int, message: str, length: int) -> None:
+            """Answer without the body; read it away first when that is cheap, so the client
+            sees the answer and not a reset from unread data."""
+            self.close_connection = True
+            if 0 < length <= MAX_DRAIN_BYTES:
+                try:
+                    while length > 0:
+                        chunk = self.rfile.read(min(length, 1 << 16))
+                        if not chunk:
+                            return  # the client hung up
+                        length -= len(chunk)
+                except OSError:
+                    return
+            self._send_error(status, message)
 
         def do_POST(self) -> None:
             if self.path.split("?")[0] != "/invocations":
-                self._send_error(404, f"no route POST {self.path}")
+                self._send_error(404, "no such route: use GET /ping or POST /invocations")
                 return
-            try:
-                length = int(self.headers.get("Content-Length", "0"))
-            except ValueError:
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                self.close_connection = True
+                self._send_error(411, "send the body with a Content-Length")
+                return
+            raw_length = self.headers.get("Content-Length", "0").strip()
+            if not raw_length.isdigit() or len(raw_length) > 12:
+                self.close_connection = True
                 self._send_error(400, "bad Content-Length")
                 return
+            length = int(raw_length)
             if length > MAX_BODY_BYTES:
-                self.close_connection = True  # the body is left unread
-                self._send_error(413, f"request body over {MAX_BODY_BYTES} bytes")
+                self._refuse_body(413, f"request body over {MAX_BODY_BYTES} bytes", length)
                 return
             body = self.rfile.read(length)
+            if len(body) < length:  # the client hung up mid-body
+                self.close_connection = True
+                return
             headers = {k.lower(): v for k, v in self.headers.items()}
             context = RequestContext(
                 str(service.model_dir), headers, self.headers.get(CUSTOM_ATTRIBUTES)
@@ -272,30 +356,89 @@ def make_handler(service: ModelService) -> type[BaseHTTPRequestHandler]:
 
 
 # -- the server process ----------------------------------------------------------------------
-def serve(
-    model_dir: Path, port: int, endpoint_name: str | None = None, program: str | None = None
-) -> None:
-    """Load the model, bind, register (if named) and serve until SIGTERM/SIGINT."""
-    service = ModelService(model_dir, program)
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
+
+    def get_request(self):
+        conn, address = super().get_request()
+        conn.setblocking(True)  # the shared listening socket is non-blocking (several workers)
+        return conn, address
+
+
+def listening_socket(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        server = ThreadingHTTPServer((HOST, port), make_handler(service))
+        sock.bind((HOST, port))
     except OSError as err:
+        sock.close()
         raise UserError(f"cannot listen on {HOST}:{port}: {err.strerror}", exit_code=3) from None
-    server.daemon_threads = True
-    url = f"http://{HOST}:{server.server_address[1]}"
-    if endpoint_name:
-        endpoint_registry.register(endpoint_name, url)
+    sock.listen(LISTEN_BACKLOG)
+    sock.setblocking(False)  # workers that lose the race for a connection must not block
+    return sock
+
+
+def _serve_on(sock: socket.socket, service: ModelService) -> None:
+    """One worker: serve on the shared socket until SIGTERM/SIGINT."""
+    server = _Server(sock.getsockname(), make_handler(service), bind_and_activate=False)
+    server.socket.close()
+    server.socket = sock
 
     def shut_down(_signum: int, _frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, shut_down)
     signal.signal(signal.SIGINT, shut_down)
-    log.info("serving %s at %s", model_dir, url)
+    server.serve_forever(poll_interval=0.2)
+
+
+def serve(
+    model_dir: Path, port: int, endpoint_name: str | None = None, program: str | None = None
+) -> int:
+    """Bind, start the model workers, register (if named) and serve until SIGTERM/SIGINT."""
     try:
-        server.serve_forever()
+        config = ServingConfig.from_env()
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    sock = listening_socket(port)
+    url = f"http://{HOST}:{sock.getsockname()[1]}"
+
+    def register() -> None:
+        if endpoint_name:
+            endpoint_registry.register(endpoint_name, url)
+        log.info("serving %s at %s: %d worker(s), batch size %d, max batch delay %d ms",
+                 model_dir, url, config.workers, config.batch_size, config.max_batch_delay_ms)
+
+    try:
+        if config.workers == 1:
+            service = ModelService(model_dir, program, config)
+            register()
+            _serve_on(sock, service)
+            return 0
+
+        def worker(ready_fd: int) -> int:
+            threads = max(1, usable_cpus() // config.workers)
+            os.environ.setdefault("OMP_NUM_THREADS", str(threads))  # before torch is imported
+            try:
+                service = ModelService(model_dir, program, config)
+            except UserError as err:
+                raise StartupError(str(err)) from None
+            except Exception as err:  # one line for the user, the traceback in the log
+                log.log(logging.DEBUG if sys.stderr.isatty() else logging.ERROR,
+                        "model start-up failed", exc_info=True)
+                raise StartupError(f"the model could not be loaded: {type(err).__name__}: "
+                                   f"{err}") from None
+            os.write(ready_fd, b"r")
+            _serve_on(sock, service)
+            return 0
+
+        try:
+            return run_workers(config.workers, worker, register)
+        except StartupError as err:
+            raise UserError(str(err), exit_code=1) from None
     finally:
-        server.server_close()
+        sock.close()
         if endpoint_name and endpoint_registry.lookup(endpoint_name) == url:
             endpoint_registry.unregister(endpoint_name)
 
@@ -328,8 +471,7 @@ def main(argv: list[str] | None = None) -> int:
             model_dir = args.model_dir
             if not model_dir.is_dir():
                 raise UserError(f"--model-dir {model_dir} is not a directory")
-        serve(model_dir.resolve(), args.port, args.endpoint_name, args.program)
-        return 0
+        return serve(model_dir.resolve(), args.port, args.endpoint_name, args.program)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code

@@ -5,10 +5,17 @@ data prefix, hyperparameters become `--name value` arguments, the script sees `S
 `--instances N > 1` runs it under torchrun (N processes, real DDP over gloo), and the model dir is
 packed into `model.tar.gz` and uploaded to `s3://<bucket>/training-jobs/<job>/output/`. The job
 is then recorded in the emulator with CreateTrainingJob so describe/attach flows see it.
+
+Checkpoints, like a SageMaker job's `CheckpointConfig.S3Uri` (one prefix shared by the jobs of a
+setup, restored into /opt/ml/checkpoints at start), live outside the job dir in
+`<work dir>/checkpoints/<setup hash>`: a job killed mid-epoch and run again with the same
+hyperparameters and instance count resumes at the next epoch (train.py refuses a checkpoint of
+another setup). A finished job removes its checkpoints.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -56,6 +63,14 @@ def train_command(hyperparameters: Mapping[str, object], instances: int,
                     "--nnodes=1", f"--nproc_per_node={instances}"]
         return [*launcher, script, *args]
     return [sys.executable, script, *args]
+
+
+def checkpoint_dir_for(work_dir: Path, hyperparameters: Mapping[str, object],
+                       instances: int) -> Path:
+    """The checkpoint dir of this setup: the same for every re-run of the same training."""
+    setup = json.dumps({"hyperparameters": {k: str(v) for k, v in hyperparameters.items()},
+                        "instances": instances}, sort_keys=True)
+    return work_dir / "checkpoints" / hashlib.sha256(setup.encode()).hexdigest()[:16]
 
 
 def script_mode_env(job_dir: Path, channel_dir: Path, hyperparameters: Mapping[str, object],
@@ -177,6 +192,17 @@ def report_result(endpoint_url: str, job_name: str, metrics: Mapping[str, float]
     raise UserError(f"the emulator refused the result of {job_name}: {refusal or reply.text}", 1)
 
 
+def local_artifact(work_dir: Path, model_data_url: str) -> Path | None:
+    """This machine's copy of a local job's model.tar.gz (kept in its job dir), or None."""
+    key = model_data_url.removeprefix("s3://").partition("/")[2]
+    parts = key.split("/")
+    if len(parts) != 4 or parts[0] != config.TRAINING_JOBS_PREFIX or parts[2:] != [
+            "output", "model.tar.gz"]:
+        return None
+    archive = work_dir / parts[1] / "model.tar.gz"
+    return archive if archive.is_file() else None
+
+
 def run_local_job(s3, sagemaker, *, bucket: str, role_arn: str, job_name: str,
                   hyperparameters: Mapping[str, object], instances: int = 1,
                   image_uri: str, work_dir: Path, endpoint_url: str,
@@ -193,7 +219,10 @@ def run_local_job(s3, sagemaker, *, bucket: str, role_arn: str, job_name: str,
     print(f"[{job_name}] {files} training files from s3://{bucket}/{config.DATA_PREFIX}, "
           f"{instances} process(es)")
 
-    command = train_command(hyperparameters, instances, job_dir / "checkpoints")
+    checkpoints = checkpoint_dir_for(work_dir, hyperparameters, instances)
+    if any(checkpoints.glob("*")):
+        print(f"[{job_name}] resuming from the checkpoint of an interrupted run ({checkpoints})")
+    command = train_command(hyperparameters, instances, checkpoints)
     env = script_mode_env(job_dir, channel_dir, hyperparameters, instances)
     try:
         metrics = run_script(command, env, job_dir / "training.log")
@@ -202,6 +231,7 @@ def run_local_job(s3, sagemaker, *, bucket: str, role_arn: str, job_name: str,
             report_result(endpoint_url, job_name, {}, "Failed", err.message)
         raise
 
+    shutil.rmtree(checkpoints, ignore_errors=True)  # finished: the next run starts afresh
     archive = pack_model(job_dir / "model", job_dir / "model.tar.gz")
     key = f"{config.TRAINING_JOBS_PREFIX}/{job_name}/output/model.tar.gz"
     if existing_job:

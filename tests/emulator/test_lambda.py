@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 import uuid
 import zipfile
 
@@ -77,6 +78,16 @@ def function(aws):
     return name
 
 
+def wait_for_provisioned(lam, name: str, qualifier: str, timeout_s: float = 60) -> dict:
+    """The provisioned-concurrency config once it left IN_PROGRESS (environments initialised)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier=qualifier)
+        if got["Status"] != "IN_PROGRESS" or time.monotonic() > deadline:
+            return got
+        time.sleep(0.2)
+
+
 def invoke(lam, name: str, event: dict, **kwargs) -> tuple[dict, dict]:
     reply = lam.invoke(FunctionName=name, Payload=json.dumps(event).encode(), **kwargs)
     return reply, json.loads(reply["Payload"].read())
@@ -140,7 +151,8 @@ def test_provisioned_concurrency_lifecycle(aws, function):
         FunctionName=function, Qualifier="live", ProvisionedConcurrentExecutions=2
     )
     assert put["RequestedProvisionedConcurrentExecutions"] == 2
-    got = lam.get_provisioned_concurrency_config(FunctionName=function, Qualifier="live")
+    assert put["Status"] in ("IN_PROGRESS", "READY")  # environments initialise in the background
+    got = wait_for_provisioned(lam, function, "live")
     assert got["Status"] == "READY"
     assert got["AllocatedProvisionedConcurrentExecutions"] == 2
     listed = lam.list_provisioned_concurrency_configs(FunctionName=function)

@@ -1,41 +1,77 @@
 """Lambda Invoke runs the function's real handler from its deployed zip (python runtimes).
 
 moto only executes Lambda code inside Docker (not available here) and its Docker-less backend
-echoes the payload. Instead: unpack the stored zip once per CodeSha256, run the handler in a
-subprocess of this interpreter with the function's environment, the emulator endpoint and test
-credentials (never the server's own environment), pass the event on stdin, enforce the function
-timeout, and return the handler's JSON result or a Lambda-style FunctionError payload. The
-`Qualifier` of an Invoke request (version or alias) is honoured; moto dropped it.
+echoes the payload. Instead the stored zip is unpacked once per code hash and the handler runs in
+a warm execution environment of `lambda_environments` (init once, then only the handler; reserved
+concurrency throttles with 429; timeout and memory size enforced), with the function's
+environment variables, the emulator endpoint and test credentials (never the server's own
+environment). As on AWS, a payload that is not JSON is refused with
+`InvalidRequestContentException` (400) before any code runs, and one over 6 MB with
+`RequestTooLargeException` (413). Logs (START, the handler's output and its root-logger lines,
+END, REPORT) go to the environment's stream of the function's log group and, on request, the last
+4 KB to `LogType=Tail`. The `Qualifier` of an Invoke request (version or alias) is honoured; moto
+dropped it.
 """
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import io
 import json
-import os
+import logging
+import queue
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
-import uuid
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from moto import settings
-from moto.awslambda.models import LambdaFunction
+from moto.awslambda.exceptions import LambdaClientError
+from moto.awslambda.models import LambdaFunction, lambda_backends
 from moto.awslambda.responses import LambdaResponse
+from moto.core.utils import unix_time_millis
 
 from dogops.local_aws.moto_patches import endpoint_registry
+from dogops.local_aws.moto_patches.lambda_environments import (
+    POOL,
+    FunctionSpec,
+    Throttled,
+    code_sha256,
+    report_line,
+)
 
-BOOTSTRAP = Path(__file__).with_name("_lambda_bootstrap.py")
-# Lambda gives the init phase its own 10 s; it bounds our interpreter start + imports too.
-INIT_ALLOWANCE_S = 10.0
-# Passed through from the server's environment so the interpreter and its locale still work.
-_PASSTHROUGH_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "TMPDIR")
+MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024  # 6 MB, Lambda's synchronous request limit
+TAIL_BYTES = 4096
+_logs_lock = threading.Lock()  # moto's logs backend is not thread-safe
+_unpack_lock = threading.Lock()
+
+
+class TooManyRequestsException(LambdaClientError):
+    code = 429
+
+    def __init__(self, reason: str):
+        super().__init__("TooManyRequestsException", "Rate Exceeded.")
+        self.description = json.dumps({"__type": "TooManyRequestsException",
+                                       "message": "Rate Exceeded.", "Reason": reason,
+                                       "Type": "User"})
+
+
+class InvalidRequestContentException(LambdaClientError):
+    code = 400
+
+    def __init__(self, message: str):
+        super().__init__("InvalidRequestContentException", message)
+
+
+class RequestTooLargeException(LambdaClientError):
+    code = 413
+
+    def __init__(self, message: str):
+        super().__init__("RequestTooLargeException", message)
 
 
 def code_cache_root() -> Path:
@@ -43,124 +79,171 @@ def code_cache_root() -> Path:
     return endpoint_registry.default_state_dir() / "lambda-code"
 
 
-def unpacked_code_dir(code_bytes: bytes) -> Path:
+def unpacked_code_dir(code_bytes: bytes, digest: str | None = None) -> Path:
     """The function's zip unpacked into a directory named by its content hash (reused)."""
-    digest = hashlib.sha256(code_bytes).hexdigest()
+    digest = digest or hashlib.sha256(code_bytes).hexdigest()
     target = code_cache_root() / digest
     if target.is_dir():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{digest[:12]}-"))
-    with zipfile.ZipFile(io.BytesIO(code_bytes)) as archive:
-        for member in archive.namelist():
-            # Refuse entries that would escape the directory (zip-slip).
-            resolved = (staging / member).resolve()
-            if not resolved.is_relative_to(staging.resolve()):
-                raise ValueError(f"zip entry escapes the code directory: {member}")
-        archive.extractall(staging)
-    try:
-        staging.rename(target)
-    except OSError:  # another invocation unpacked the same code first
-        shutil.rmtree(staging, ignore_errors=True)
+    with _unpack_lock:
+        if target.is_dir():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{digest[:12]}-"))
+        with zipfile.ZipFile(io.BytesIO(code_bytes)) as archive:
+            for member in archive.namelist():
+                # Refuse entries that would escape the directory (zip-slip).
+                resolved = (staging / member).resolve()
+                if not resolved.is_relative_to(staging.resolve()):
+                    raise ValueError(f"zip entry escapes the code directory: {member}")
+            archive.extractall(staging)
+        try:
+            staging.rename(target)
+        except OSError:  # another emulator process unpacked the same code first
+            shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
-def handler_environment(fn: LambdaFunction, request_id: str, invoked_arn: str) -> dict[str, str]:
-    env = {key: os.environ[key] for key in _PASSTHROUGH_ENV if key in os.environ}
-    endpoint = f"http://127.0.0.1:{settings.moto_server_port()}"
-    env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
+def _code_hex_digest(fn: LambdaFunction) -> str:
+    """moto's CodeSha256 (base64) of the stored zip as hex: hashing the zip per call costs."""
+    try:
+        return base64.b64decode(fn.code_sha_256, validate=True).hex()
+    except (TypeError, ValueError):
+        return code_sha256(fn.code_bytes or b"")
+
+
+def function_spec(fn: LambdaFunction) -> FunctionSpec:
+    return FunctionSpec(
+        account_id=fn.account_id,
+        region=fn.region,
+        function_name=fn.function_name,
+        version=str(fn.version),
+        code_sha256=_code_hex_digest(fn),
+        handler=fn.handler or "",
+        runtime=fn.run_time or "",
+        memory_mb=int(fn.memory_size or 128),
+        timeout_s=float(fn.timeout or 3),
+        environment=tuple(sorted((str(k), str(v)) for k, v in (fn.environment_vars or {}).items())),
+        log_group=fn.logs_group_name,
+    )
+
+
+def handler_environment(spec: FunctionSpec) -> dict[str, str]:
+    """What the function's process sees: its variables, then what Lambda sets."""
+    env = dict(spec.environment)
     env.update(
         {
-            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{settings.moto_server_port()}",
             "AWS_ACCESS_KEY_ID": "test",
             "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_SESSION_TOKEN": "test",
-            "AWS_REGION": fn.region,
-            "AWS_DEFAULT_REGION": fn.region,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
-            "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
-            "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
-            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
-            "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name,
-            "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[{fn.version}]{request_id}",
-            "_HANDLER": fn.handler or "",
-            "DOGOPS_REQUEST_ID": request_id,
-            "DOGOPS_INVOKED_FUNCTION_ARN": invoked_arn,
+            "AWS_REGION": spec.region,
+            "AWS_DEFAULT_REGION": spec.region,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(spec.timeout_s)),
+            "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
+            "_HANDLER": spec.handler,
             "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
         }
     )
     return env
 
 
-def run_handler(fn: LambdaFunction, event: str, invoked_arn: str) -> tuple[str, bool, str]:
-    """Run the handler once: (response payload, errored, log output)."""
-    request_id = str(uuid.uuid4())
-    if not (fn.run_time or "").startswith("python"):
-        error = {
-            "errorMessage": f"the emulator runs python runtimes only, not {fn.run_time}",
-            "errorType": "Runtime.InvalidRuntime",
-        }
-        return json.dumps(error), True, ""
-    if not fn.handler or "." not in fn.handler:
-        error = {
-            "errorMessage": f"bad handler {fn.handler!r}: expected module.function",
-            "errorType": "Runtime.HandlerNotFound",
-        }
-        return json.dumps(error), True, ""
+_log_queue: queue.SimpleQueue = queue.SimpleQueue()
 
-    code_dir = unpacked_code_dir(fn.code_bytes)
-    with tempfile.TemporaryDirectory(prefix="dogops-lambda-run-") as scratch:
-        result_file = Path(scratch) / "result.json"
-        env = handler_environment(fn, request_id, invoked_arn)
-        env["TMPDIR"] = scratch  # the function's /tmp
-        env["HOME"] = scratch
-        command = [sys.executable, str(BOOTSTRAP), str(code_dir), fn.handler, str(result_file)]
+
+def write_logs(spec: FunctionSpec, stream: str, text: str) -> None:
+    """Queue `text` for the environment's stream in the function's log group. Shipped by a
+    background thread, off the invocation's path: CloudWatch ingestion is asynchronous too."""
+    if text:
+        _log_queue.put((spec, stream, text, unix_time_millis()))
+
+
+def _ship_logs() -> None:
+    while True:
+        spec, stream, text, timestamp = _log_queue.get()
         try:
-            proc = subprocess.run(
-                command,
-                input=event.encode(),
-                capture_output=True,
-                env=env,
-                cwd=code_dir,
-                timeout=float(fn.timeout) + INIT_ALLOWANCE_S,
-                check=False,
-            )
-            logs = (proc.stdout + proc.stderr).decode(errors="replace")
-        except subprocess.TimeoutExpired as exc:
-            logs = ((exc.stdout or b"") + (exc.stderr or b"")).decode(errors="replace")
-            error = {
-                "errorMessage": f"Task timed out after {float(fn.timeout):.2f} seconds",
-                "errorType": "Sandbox.Timedout",
-            }
-            return json.dumps(error), True, logs
-        if not result_file.exists():
-            error = {
-                "errorMessage": f"Runtime exited with exit status {proc.returncode}",
-                "errorType": "Runtime.ExitError",
-            }
-            return json.dumps(error), True, logs
-        outcome = json.loads(result_file.read_text())
-    logs = f"START RequestId: {request_id}\n{logs}END RequestId: {request_id}\n"
-    if outcome["ok"]:
-        return json.dumps(outcome["result"]), False, logs
-    return json.dumps(outcome["error"]), True, logs
+            _put_logs(spec, stream, text, timestamp)
+        except Exception:  # a deleted function's late logs are dropped
+            logging.getLogger(__name__).debug("log events dropped", exc_info=True)
 
 
-def _invoke(self: LambdaFunction, body: str, request_headers: Any, response_headers: Any) -> bytes:
+def _put_logs(spec: FunctionSpec, stream: str, text: str, timestamp: int) -> None:
+    backend = lambda_backends[spec.account_id][spec.region]
+    logs_backend = backend.get_function(spec.function_name).logs_backend
+    events = [{"timestamp": timestamp, "message": line} for line in text.splitlines()]
+    with _logs_lock:
+        logs_backend.ensure_log_group(spec.log_group)
+        group = logs_backend.groups[spec.log_group]
+        if stream not in group.streams:
+            logs_backend.create_log_stream(spec.log_group, stream)
+        logs_backend.put_log_events(spec.log_group, stream, events)
+
+
+def _unsupported(spec: FunctionSpec) -> dict | None:
+    if not spec.runtime.startswith("python"):
+        return {"errorMessage": f"the emulator runs python runtimes only, not {spec.runtime}",
+                "errorType": "Runtime.InvalidRuntime"}
+    if "." not in spec.handler:
+        return {"errorMessage": f"bad handler {spec.handler!r}: expected module.function",
+                "errorType": "Runtime.HandlerNotFound"}
+    return None
+
+
+def reserved_concurrency(fn: LambdaFunction) -> int | None:
+    value = lambda_backends[fn.account_id][fn.region].get_function_concurrency(fn.function_name)
+    return None if value is None else int(value)
+
+
+def run_handler(fn: LambdaFunction, event: str, invoked_arn: str) -> tuple[str, bool, str]:
+    """Run one invocation: (response payload, errored, log text of this invocation)."""
+    spec = function_spec(fn)
+    problem = _unsupported(spec)
+    if problem:
+        return json.dumps(problem), True, ""
+    try:
+        request_id, result = POOL.invoke(
+            spec, lambda: unpacked_code_dir(fn.code_bytes, spec.code_sha256),
+            lambda: handler_environment(spec), event, invoked_arn, reserved_concurrency(fn),
+            write_logs,
+        )
+    except Throttled as throttled:
+        raise TooManyRequestsException(throttled.reason) from None
+    logs = (f"START RequestId: {request_id} Version: {spec.version}\n{result.logs}"
+            f"END RequestId: {request_id}\n{report_line(request_id, result, spec.memory_mb)}")
+    if result.environment is not None:
+        write_logs(spec, result.environment.log_stream, logs)
+    return result.payload, result.errored, logs
+
+
+def _invoke(self: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+    if isinstance(body, str):
+        body = body.encode()
+    body = body or b""
+    if len(body) > MAX_SYNC_PAYLOAD_BYTES:
+        raise RequestTooLargeException(
+            f"Request must be smaller than {MAX_SYNC_PAYLOAD_BYTES} bytes for the "
+            "InvokeFunction operation")
+    try:
+        event = json.dumps(json.loads(body)) if body.strip() else "{}"
+    except (ValueError, RecursionError) as err:
+        reason = err.msg if isinstance(err, json.JSONDecodeError) else "invalid JSON"
+        raise InvalidRequestContentException(
+            f"Could not parse request body into json: Could not parse payload into json: "
+            f"{reason}") from None
     if request_headers.get("x-amz-invocation-type") == "DryRun":
         return b""  # DryRun only checks that the caller may invoke
-    if isinstance(body, bytes):
-        body = body.decode()
     # A published version's function_arn already carries its number (moto's set_version).
-    payload, errored, logs = run_handler(self, body or "{}", self.function_arn)
-    self.logs_backend.ensure_log_group(self.logs_group_name)
-    self.save_logs(logs)
+    payload, errored, logs = run_handler(self, event, self.function_arn)
     if errored:
         # Uncaught exceptions, timeouts and runtime failures are all "Unhandled" on Lambda.
         response_headers["x-amz-function-error"] = "Unhandled"
     if request_headers.get("x-amz-log-type") == "Tail":
-        tail = logs.encode()[-4096:]
+        tail = logs.encode()[-TAIL_BYTES:]
         response_headers["x-amz-log-result"] = base64.b64encode(tail).decode()
     return payload.encode()
 
@@ -178,6 +261,20 @@ def _get_param(self: LambdaResponse, param_name: str, if_none: Any = None) -> An
     return _original_get_param(self, param_name, if_none)
 
 
+_original_setup_class = LambdaResponse.setup_class
+
+
+def _setup_class(self: LambdaResponse, request: Any, *args: Any, **kwargs: Any) -> None:
+    # moto decodes every body as UTF-8 and answers 500 when it is not; an Invoke body reaches
+    # `_invoke` as bytes instead, which answers AWS's InvalidRequestContentException.
+    if str(getattr(request, "path", "")).rstrip("/").endswith("/invocations"):
+        kwargs["use_raw_body"] = True
+    _original_setup_class(self, request, *args, **kwargs)
+
+
 def apply() -> None:
     LambdaFunction.invoke = _invoke
     LambdaResponse._get_param = _get_param
+    LambdaResponse.setup_class = _setup_class
+    atexit.register(POOL.close_all)
+    threading.Thread(target=_ship_logs, name="lambda-logs", daemon=True).start()
