@@ -9,8 +9,9 @@ is then recorded in the emulator with CreateTrainingJob so describe/attach flows
 Checkpoints, like a SageMaker job's `CheckpointConfig.S3Uri` (one prefix shared by the jobs of a
 setup, restored into /opt/ml/checkpoints at start), live outside the job dir in
 `<work dir>/checkpoints/<setup hash>`: a job killed mid-epoch and run again with the same
-hyperparameters and instance count resumes at the next epoch (train.py refuses a checkpoint of
-another setup). A finished job removes its checkpoints.
+hyperparameters and instance count resumes at the next epoch (train.py keys each checkpoint by
+its run's full fingerprint and ignores other runs'; no TRAINING_JOB_NAME is set here, so a
+re-run after a kill is the same run). A finished job removes its checkpoints.
 """
 
 from __future__ import annotations
@@ -77,7 +78,6 @@ def script_mode_env(job_dir: Path, channel_dir: Path, hyperparameters: Mapping[s
                     instances: int) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
-        "TRAINING_JOB_NAME": job_dir.name,  # as in SageMaker's container; keys the checkpoint
         "SM_CHANNEL_TRAINING": str(channel_dir),
         "SM_CHANNELS": json.dumps(["training"]),
         "SM_MODEL_DIR": str(job_dir / "model"),
