@@ -283,6 +283,7 @@ def check_images(result: Result, variables: Variables) -> None:
             if f".{result.region}." not in uri:
                 result.add("dlc images", "FAIL", f"inference_image_uri {uri} is not in "
                            f"{result.region}: SageMaker pulls images from the endpoint's region")
+                return
             continue
         try:
             image_uris.retrieve("pytorch", result.region, version=version, py_version=py,
