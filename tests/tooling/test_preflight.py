@@ -155,3 +155,16 @@ def test_training_check_stops_a_run_before_any_job(account):
     with pytest.raises(UserError) as err:
         preflight.before_training(account, "ml.g5.xlarge", 1, 2, False, out=lambda line: None)
     assert "nothing was started" in err.value.message
+
+
+def test_aws_deploy_stops_before_terraform_when_quotas_block(account, monkeypatch, capsys):
+    """The `invoke deploy --target aws` flow: preflight fails -> Terraform never runs."""
+    monkeypatch.setattr(Backend, "base_variables", lambda self: {"region": self.region})
+    monkeypatch.setattr(Backend, "terraform",
+                        lambda self, quiet=False: pytest.fail("terraform ran despite preflight"))
+    with pytest.raises(UserError) as err:
+        account.apply({"model_data_url": "s3://b/training-jobs/j/output/model.tar.gz"})
+    assert err.value.exit_code == 1 and "sagemaker endpoint" in err.value.message
+    shown = capsys.readouterr().out
+    assert "FAIL  sagemaker endpoint" in shown and "L-1E9C780D" in shown
+    assert "warn  lambda concurrency" in shown
