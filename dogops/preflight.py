@@ -14,6 +14,7 @@ target's tfvars with a printed warning instead of failing half-way through an ap
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -273,6 +274,7 @@ def check_dlami(result: Result, ssm, variables: Variables) -> None:
 
 
 def check_images(result: Result, variables: Variables) -> None:
+    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")  # one line per check, no banner
     from sagemaker import image_uris
 
     wanted = [("training", TRAINING_IMAGE, "ml.g5.xlarge"),

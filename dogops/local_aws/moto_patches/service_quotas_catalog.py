@@ -93,7 +93,7 @@ def reset() -> None:
 
 def _route(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
     try:
-        body = json.loads(request.data or b"{}")
+        body = json.loads(request.get_data() or b"{}")  # any content type
         set_applied_value(str(body["ServiceCode"]), str(body["QuotaCode"]), float(body["Value"]),
                           str(body.get("Region", "us-east-1")),
                           str(body.get("AccountId", DEFAULT_ACCOUNT_ID)))

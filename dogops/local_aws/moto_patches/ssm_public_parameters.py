@@ -39,7 +39,7 @@ def publish(name: str, value: str, region: str = "us-east-1",
 
 def _route(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
     try:
-        body = json.loads(request.data or b"{}")
+        body = json.loads(request.get_data() or b"{}")  # any content type
         publish(str(body["Name"]), str(body["Value"]), str(body.get("Region", "us-east-1")),
                 str(body.get("AccountId", DEFAULT_ACCOUNT_ID)))
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as err:
