@@ -17,6 +17,8 @@ from dogops.pricing import Prices
 
 HOURS_PER_MONTH = 730  # AWS's own monthly convention (365 x 24 / 12)
 ACTION_NAMES = {"create": "add", "update": "change", "replace": "replace", "delete": "destroy"}
+STATE_AFTER = {"create": "new", "update": "changed", "replace": "replaced", "delete": "removed",
+               "no-op": "unchanged"}
 POLICY_ATTRIBUTES = {
     "aws_iam_role_policy": "policy", "aws_iam_policy": "policy",
     "aws_iam_role": "assume_role_policy", "aws_s3_bucket_policy": "policy",
@@ -186,7 +188,7 @@ def summary(plan: Mapping, prices: Prices) -> str:
     if items:
         lines.append(f"Bills by the hour after this apply (estimate, {prices.label(short=True)}):")
         for item in items:
-            state = "removed" if item.action == "delete" else item.action
+            state = STATE_AFTER.get(item.action, item.action)
             lines.append(f"  {item.what} [{state}]: {_range(item.hourly_min, item.hourly_max)}"
                          f"/h {item.note}".rstrip())
         low, high = _totals(items)
@@ -223,7 +225,7 @@ def render_plan_review(plan: Mapping, prices: Prices, training: TrainingRun | No
     if items:
         out += ["| resource | what | after apply | per hour | per month |", "|---|---|---|---|---|"]
         for item in items:
-            state = "removed" if item.action == "delete" else item.action
+            state = STATE_AFTER.get(item.action, item.action)
             monthly = _range(item.hourly_min, item.hourly_max, HOURS_PER_MONTH)
             out.append(f"| `{item.address}` | {item.what}{' (' + item.note + ')' if item.note else ''}"
                        f" | {state} | {_range(item.hourly_min, item.hourly_max)} | {monthly} |")
