@@ -69,3 +69,18 @@ def test_bad_credentials_are_one_clear_line(aws_home, code, message):
         with pytest.raises(UserError) as err:
             aws_session.caller_identity(session)
     assert err.value.message.startswith(message)
+
+
+def test_aws_backend_prints_account_and_region_and_terraform_gets_it(aws_home, capsys):
+    from moto import mock_aws
+
+    from dogops.backend import for_target
+
+    aws_home.setenv("AWS_PROFILE", "dev")
+    with mock_aws():
+        backend = for_target("aws", region="eu-north-1")
+    assert "[aws] account 123456789012, region eu-north-1 (from --region)" in capsys.readouterr().err
+    env = backend.terraform_env()
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-north-1"
+    assert env["AWS_PROFILE"] == "dev"  # Terraform uses the same profile's credentials
+    assert backend.session().region_name == "eu-north-1"
