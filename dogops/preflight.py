@@ -149,7 +149,31 @@ def _fmt(value: float) -> str:
 
 
 # -- the checks ----------------------------------------------------------------------------------
-def check_lambda(result: Result, quotas: Quotas, variables: Variables) -> None:
+def lambda_room(lam, function_name: str) -> int | None:
+    """Concurrency this function may reserve or provision: what is unreserved in the account
+    (other functions' reservations already taken off) plus what it holds itself, minus the 100
+    AWS keeps unreserved. None when GetAccountSettings is not answered."""
+    from botocore.exceptions import ClientError
+
+    try:
+        unreserved = int(lam.get_account_settings()["AccountLimit"]
+                         ["UnreservedConcurrentExecutions"])
+    except (ClientError, KeyError):
+        return None
+    own = 0
+    try:
+        own = int(lam.get_function_concurrency(FunctionName=function_name)
+                  .get("ReservedConcurrentExecutions") or 0)
+        if not own:
+            configs = lam.list_provisioned_concurrency_configs(FunctionName=function_name)
+            own = sum(int(c.get("RequestedProvisionedConcurrentExecutions", 0))
+                      for c in configs.get("ProvisionedConcurrencyConfigs", []))
+    except ClientError:  # the function does not exist yet: it holds nothing
+        pass
+    return unreserved + own - UNRESERVED_MINIMUM
+
+
+def check_lambda(result: Result, quotas: Quotas, variables: Variables, lam=None) -> None:
     service, code, name = LAMBDA_CONCURRENCY
     limit = quotas.value(service, code)
     if limit is None:
@@ -159,13 +183,15 @@ def check_lambda(result: Result, quotas: Quotas, variables: Variables) -> None:
         result.add("lambda concurrency", "FAIL", f"quota {code} ({name}) not found in "
                    f"{result.region}")
         return
-    room = int(limit) - UNRESERVED_MINIMUM
+    function_name = f"{variables['project_name'] or 'dog-breeds'}-predict"
+    room = lambda_room(lam, function_name) if lam is not None else None
+    room = int(limit) - UNRESERVED_MINIMUM if room is None else room
     reserved = int(variables["reserved_concurrency"] if variables["reserved_concurrency"]
                    is not None else -1)
     provisioned = int(variables["provisioned_concurrency"] or 0)
     request = f"request a Service Quotas increase of Lambda '{name}' ({code})"
     if reserved != -1 and reserved > room:
-        need = reserved + UNRESERVED_MINIMUM
+        need = int(limit) + reserved - room
         if "reserved_concurrency" in variables.user_set:
             result.add("lambda concurrency", "FAIL", f"account limit {_fmt(limit)} ({code}) "
                        f"leaves {max(room, 0)} reservable (AWS keeps {UNRESERVED_MINIMUM} "
@@ -183,13 +209,13 @@ def check_lambda(result: Result, quotas: Quotas, variables: Variables) -> None:
                        f"{_fmt(limit)} ({code}) leaves {max(room, 0)} for provisioned "
                        f"concurrency but provisioned_concurrency = {provisioned}: set "
                        f"provisioned_concurrency = 0, or {request} to "
-                       f"{provisioned + UNRESERVED_MINIMUM}")
+                       f"{int(limit) + provisioned - room}")
             return
         result.adjustments["provisioned_concurrency"] = 0
         result.add("lambda provisioned concurrency", "warn", f"account limit {_fmt(limit)} "
                    f"({code}) leaves {max(room, 0)}: the default provisioned_concurrency = "
                    f"{provisioned} is switched off (0; cold starts instead); {request} to "
-                   f"{provisioned + UNRESERVED_MINIMUM} to keep it")
+                   f"{int(limit) + provisioned - room} to keep it")
         provisioned = 0
     result.add("lambda concurrency", "ok", f"limit {_fmt(limit)} ({code}); reserved "
                f"{'none' if reserved == -1 else reserved}, provisioned {provisioned}")
@@ -309,7 +335,7 @@ def run(backend, scope: Scope, variables: Variables) -> Result:
     result.add("credentials", "ok", f"account {result.account} as {identity.get('Arn', '?')}")
     quotas = Quotas(backend.client("service-quotas"), backend.region)
     if scope.stack:
-        check_lambda(result, quotas, variables)
+        check_lambda(result, quotas, variables, backend.client("lambda"))
     if scope.endpoint:
         check_endpoint(result, quotas, variables)
     if scope.training is not None:

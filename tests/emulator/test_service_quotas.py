@@ -44,3 +44,12 @@ def test_public_dlami_parameter_can_be_published_but_not_put(aws, emulator_port)
     assert ssm.get_parameter(Name=DLAMI)["Parameter"]["Value"] == "ami-0123456789abcdef0"
     assert seed(emulator_port, "ssm-public-parameter",
                 {"Name": "/mine", "Value": "x"}).status_code == 400
+
+
+def test_lambda_account_settings_follow_the_quota(aws, emulator_port):
+    assert seed(emulator_port, "service-quotas", {"ServiceCode": "lambda",
+                                                  "QuotaCode": "L-B99A9384",
+                                                  "Value": 400}).status_code == 200
+    limit = aws("lambda").get_account_settings()["AccountLimit"]
+    assert limit["ConcurrentExecutions"] == 400
+    assert limit["UnreservedConcurrentExecutions"] <= 400

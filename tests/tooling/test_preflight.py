@@ -8,7 +8,12 @@ from moto import mock_aws
 from dogops import config, preflight, state
 from dogops.backend import Backend
 from dogops.errors import UserError
-from dogops.local_aws.moto_patches import service_quotas_catalog, ssm_public_parameters
+from dogops.local_aws.moto_patches import (
+    lambda_account_settings,
+    lambda_provisioned_concurrency,
+    service_quotas_catalog,
+    ssm_public_parameters,
+)
 from dogops.tfvars import effective_variables
 
 REGION = "us-east-1"
@@ -22,8 +27,9 @@ def account(monkeypatch, state_root):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    service_quotas_catalog.apply()
-    ssm_public_parameters.apply()
+    for patch in (service_quotas_catalog, ssm_public_parameters, lambda_provisioned_concurrency,
+                  lambda_account_settings):
+        patch.apply()
     service_quotas_catalog.reset()
     with mock_aws():
         # what a new account has: 10 concurrent executions, no SageMaker/G instances
@@ -168,3 +174,28 @@ def test_aws_deploy_stops_before_terraform_when_quotas_block(account, monkeypatc
     shown = capsys.readouterr().out
     assert "FAIL  sagemaker endpoint" in shown and "L-1E9C780D" in shown
     assert "warn  lambda concurrency" in shown
+
+
+def test_other_functions_reservations_count_against_the_room(account, tmp_path):
+    import io
+    import zipfile
+
+    import boto3
+
+    service_quotas_catalog.set_applied_value("lambda", "L-B99A9384", 1000, REGION)
+    iam = boto3.client("iam", region_name=REGION)
+    role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return event\n")
+    lam = boto3.client("lambda", region_name=REGION)
+    lam.create_function(FunctionName="someone-else", Runtime="python3.12", Role=role,
+                        Handler="app.handler", Code={"ZipFile": code.getvalue()})
+    lam.put_function_concurrency(FunctionName="someone-else", ReservedConcurrentExecutions=850)
+    result = preflight.run(account, preflight.Scope(), variables(tmp_path))
+    assert result.adjustments == {}  # 150 unreserved: 50 reservable, 10 + 1 fit
+    lam.put_function_concurrency(FunctionName="someone-else", ReservedConcurrentExecutions=895)
+    result = preflight.run(account, preflight.Scope(), variables(tmp_path))
+    # 5 reservable: reserving 10 cannot work, provisioning 1 from the unreserved pool can
+    assert result.adjustments == {"reserved_concurrency": -1}
+    assert "leaves 5 reservable" in findings(result)["lambda concurrency"].message

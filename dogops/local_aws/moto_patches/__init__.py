@@ -24,6 +24,7 @@ PATCH_MODULES = (
     "ec2_instance_attributes",
     "service_quotas_catalog",
     "ssm_public_parameters",
+    "lambda_account_settings",
 )
 
 _applied: list[str] = []
