@@ -158,7 +158,7 @@ class Terraform:
 
     def apply_plan(self, plan_file: Path) -> None:
         """Apply exactly a saved (reviewed) plan; Terraform refuses it if the state moved on."""
-        self.run("apply", "-input=false", *self._color(), str(plan_file))
+        self.run("apply", "-input=false", *self._color(), *self._state_args(), str(plan_file))
 
     def apply(self, variables: Mapping[str, object] | None = None) -> None:
         self.run("apply", "-input=false", "-auto-approve", *self._color(), *self._state_args(),
