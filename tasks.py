@@ -20,6 +20,8 @@ from dogops import config
 from dogops.errors import UserError
 
 TARGET_HELP = "local (embedded emulator, the default) or aws (real AWS, billed)"
+REGION_HELP = "aws: region to use (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region)"
+YES_HELP = "aws: apply the reviewed plan without asking (CI); local never asks"
 
 
 def user_errors(function):
@@ -45,10 +47,12 @@ def _terminated(signum, frame):
     raise KeyboardInterrupt
 
 
-def _backend(target: str, start_emulator: bool = True):
+def _backend(target: str, start_emulator: bool = True, region: str | None = None,
+             yes: bool = False):
     from dogops.backend import for_target
 
-    return for_target(config.check_target(target), start_emulator=start_emulator)
+    return for_target(config.check_target(target), start_emulator=start_emulator,
+                      region=region, assume_yes=yes)
 
 
 def _int(name: str, value, minimum: int = 1) -> int | None:
@@ -90,15 +94,16 @@ def package(c):
     "source": "dataset: an http(s) zip URL, a zip file, an ImageFolder folder, or 'sample' "
               "(digits). Default: the Udacity dogImages URL on aws, 'sample' on local",
     "sha256": "expected sha256 of the archive (verified before unpacking)",
-    "target": TARGET_HELP,
+    "target": TARGET_HELP, "region": REGION_HELP, "yes": YES_HELP,
 })
 @user_errors
-def data(c, source=None, sha256=None, target=config.DEFAULT_TARGET):
+def data(c, source=None, sha256=None, target=config.DEFAULT_TARGET, region=None, yes=False):
     """Fetch the dataset (checksum verified), unpack, and sync it to s3://<bucket>/data/."""
     from dogops import dataset
 
     config.check_target(target)
-    backend = _backend(target) if target == "aws" else None  # credentials before a 1 GB download
+    # credentials before a 1 GB download
+    backend = _backend(target, region=region, yes=yes) if target == "aws" else None
     source = source or ("sample" if target == "local" else dataset.UDACITY_DOG_IMAGES_URL)
     if source == "sample":
         from dogops.sample_data import make_digits_imagefolder
@@ -106,7 +111,7 @@ def data(c, source=None, sha256=None, target=config.DEFAULT_TARGET):
         root = make_digits_imagefolder(config.paths(target).state_dir / "sample-digits")
     else:  # download + verify before anything is started or created
         root = dataset.prepare(source, config.paths(target).work_dir, sha256)
-    backend = backend or _backend(target)
+    backend = backend or _backend(target, region=region, yes=yes)
     bucket = str(backend.ensure_stack()["bucket_name"])
     result = dataset.sync(backend.client("s3"), root, bucket)
     print(f"s3://{bucket}/{config.DATA_PREFIX}: {result.uploaded} uploaded, {result.skipped} "
@@ -127,12 +132,13 @@ def data(c, source=None, sha256=None, target=config.DEFAULT_TARGET):
     "pretrained": "ImageNet weights: imagenet | none | path to a weights file",
     "force": "train again even when data, code and hyperparameters are unchanged",
     "data": "local: ImageFolder folder to upload when the bucket has no data yet",
+    "region": REGION_HELP, "yes": YES_HELP,
 })
 @user_errors
 def train(c, target=config.DEFAULT_TARGET, instances=1, instance_type="ml.g5.xlarge", spot=False,
           tune=False, max_jobs=4, max_parallel_jobs=2, epochs=None, batch_size=None,
           learning_rate=None, arch=None, image_size=None, pretrained=None, force=False,
-          data=None):
+          data=None, region=None, yes=False):
     """Train the classifier and record its model.tar.gz URI for `deploy`."""
     from pathlib import Path
 
@@ -149,71 +155,94 @@ def train(c, target=config.DEFAULT_TARGET, instances=1, instance_type="ml.g5.xla
                            spot=spot, tune=tune, max_jobs=_int("max-jobs", max_jobs),
                            max_parallel_jobs=_int("max-parallel-jobs", max_parallel_jobs),
                            force=force, sample_data=Path(data) if data else None)
-    run_train(request, _backend(target))
+    run_train(request, _backend(target, region=region, yes=yes))
 
 
-@task(help={"target": TARGET_HELP,
+@task(help={"target": TARGET_HELP, "region": REGION_HELP,
             "job": "training job whose report to fetch (default: the recorded model's job)"})
 @user_errors
-def report(c, target=config.DEFAULT_TARGET, job=None):
+def report(c, target=config.DEFAULT_TARGET, job=None, region=None):
     """Fetch the latest training job's evaluation report (report.md, curves, confusion matrix)."""
     from dogops.report import describe, fetch_report
 
-    print(describe(fetch_report(_backend(target), job)))
+    print(describe(fetch_report(_backend(target, region=region), job)))
 
 
-@task(help={"target": TARGET_HELP})
+@task(help={"target": TARGET_HELP, "region": REGION_HELP, "yes": YES_HELP})
 @user_errors
-def deploy(c, target=config.DEFAULT_TARGET):
-    """terraform apply with the recorded model: endpoint + autoscaling + Lambda alias."""
+def deploy(c, target=config.DEFAULT_TARGET, region=None, yes=False):
+    """terraform apply with the recorded model: endpoint + autoscaling + Lambda alias.
+    AWS: preflight, then the plan with its hourly cost, then a confirmation (--yes for CI)."""
     from dogops.deploy import deploy as run_deploy
 
-    run_deploy(_backend(target))
+    run_deploy(_backend(target, region=region, yes=yes))
 
 
 @task(help={"image": "path of a JPEG/PNG image", "url": "http(s) URL of an image",
-            "top-k": "how many breeds to print (1-20)", "target": TARGET_HELP},
+            "top-k": "how many breeds to print (1-20)", "target": TARGET_HELP,
+            "region": REGION_HELP},
       auto_shortflags=False)  # long flags only: -t means --target everywhere else
 @user_errors
-def predict(c, image=None, url=None, top_k=None, target=config.DEFAULT_TARGET):
+def predict(c, image=None, url=None, top_k=None, target=config.DEFAULT_TARGET, region=None):
     """Call the deployed Lambda alias with an image and print the top breeds."""
     from dogops.predict import build_payload, format_predictions, invoke_alias
 
     config.check_target(target)
     payload = build_payload(image, url, _int("top-k", top_k))  # bad input fails before start-up
-    predictions = invoke_alias(_backend(target), payload)
+    predictions = invoke_alias(_backend(target, region=region), payload)
     print(format_predictions(predictions))
 
 
-@task(help={"target": TARGET_HELP})
+@task(help={"target": TARGET_HELP, "region": REGION_HELP})
 @user_errors
-def plan(c, target=config.DEFAULT_TARGET):
-    """terraform plan with the recorded model (exit 0 whether or not there are changes)."""
+def plan(c, target=config.DEFAULT_TARGET, region=None):
+    """terraform plan with the recorded model; writes build/plan-review.md (changes, IAM
+    diffs, hourly and monthly cost estimate). Exit 0 whether or not there are changes."""
     from dogops.deploy import plan as run_plan
 
-    changed = run_plan(_backend(target))
+    changed = run_plan(_backend(target, region=region))
     print("changes pending: run `invoke deploy`" if changed else "no changes")
 
 
-@task(help={"target": TARGET_HELP})
+@task(help={"target": TARGET_HELP, "region": REGION_HELP})
 @user_errors
-def destroy(c, target=config.DEFAULT_TARGET):
+def destroy(c, target=config.DEFAULT_TARGET, region=None):
     """Destroy everything Terraform created; local also stops the endpoint host and emulator."""
     from dogops.deploy import destroy as run_destroy
 
-    run_destroy(_backend(target))
+    run_destroy(_backend(target, region=region))
 
 
 @task(help={"target": TARGET_HELP,
             "timeout": "seconds to wait for the host's artifact (default 7200)",
-            "train-args": "extra training/train.py arguments, e.g. '--epochs 5 --arch resnet34'"})
+            "train-args": "extra training/train.py arguments, e.g. '--epochs 5 --arch resnet34'",
+            "region": REGION_HELP, "yes": YES_HELP})
 @user_errors
-def ec2_train(c, target=config.DEFAULT_TARGET, timeout=7200, train_args=None):
+def ec2_train(c, target=config.DEFAULT_TARGET, timeout=7200, train_args=None, region=None,
+              yes=False):
     """Turn the EC2 training host on, wait for its model artifact, turn it off; record it."""
     from dogops.ec2 import ec2_train as run_ec2_train
 
     config.check_target(target)
-    run_ec2_train(_backend(target), timeout_s=_int("timeout", timeout), train_args=train_args)
+    run_ec2_train(_backend(target, region=region, yes=yes), timeout_s=_int("timeout", timeout),
+                  train_args=train_args)
+
+
+@task(help={"target": TARGET_HELP, "region": REGION_HELP,
+            "instance-type": "SageMaker training instance type to check (default ml.g5.xlarge)",
+            "instances": "training instances per job (default 1)",
+            "max-parallel-jobs": "tuning jobs at a time to check room for (default 1: no tuning)",
+            "spot": "check the spot training and spot EC2 quotas"})
+@user_errors
+def preflight(c, target="aws", region=None, instance_type="ml.g5.xlarge", instances=1,
+              max_parallel_jobs=1, spot=False):
+    """Check the account before spending: credentials, quotas (Lambda, SageMaker, EC2 G),
+    instance types, DLC images and the Deep Learning AMI in the region. Cheap to re-run."""
+    from dogops.preflight import run_for_task
+
+    run_for_task(_backend(target, region=region), instance_type,
+                 _int("instances", instances), _int("max-parallel-jobs", max_parallel_jobs),
+                 spot)
 
 
 @task(help={"stop": "stop the emulator instead of starting it"})

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,9 @@ class Backend:
     region: str = config.DEFAULT_REGION
     endpoint_url: str | None = None
     terraform_dir: Path = config.TERRAFORM_DIR
+    region_source: str = "default"
+    assume_yes: bool = False  # --yes: AWS applies go ahead without asking (CI)
+    confirm: Callable[[str], bool] | None = field(default=None, repr=False)
     _session: object = field(default=None, repr=False)
 
     # -- sessions ----------------------------------------------------------------------------
@@ -52,7 +56,7 @@ class Backend:
                     aws_access_key_id=config.EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
                     aws_secret_access_key=config.EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
                     region_name=self.region)
-            else:
+            else:  # the normal chain: AWS_PROFILE or the default profile, env credentials
                 self._session = boto3.Session(region_name=self.region)
                 if self._session.get_credentials() is None:
                     raise UserError(
@@ -127,7 +131,20 @@ class Backend:
         build_lambda_zip(self.terraform_dir)
         return {"region": self.region}
 
+    def variables(self, extra: Mapping[str, object] | None = None):
+        """The values Terraform will use (defaults, tfvars, the tooling's), before planning."""
+        from dogops.tfvars import effective_variables
+
+        return effective_variables(self.terraform_dir, self.var_files(), extra)
+
     def apply(self, extra: Mapping[str, object] | None = None) -> dict[str, object]:
+        """Local: apply at once (adopting what an interrupted apply left behind). AWS: preflight,
+        then plan -> review -> confirm -> apply that saved plan (a declined or interrupted
+        confirmation changes nothing)."""
+        if not self.is_local:
+            from dogops import reviewed_apply
+
+            return reviewed_apply.apply(self, extra)
         with self.terraform() as tf:
             variables = {**self.base_variables(), **(extra or {})}
             try:
@@ -190,16 +207,28 @@ def emulator_port() -> int:
         raise UserError(f"DOGOPS_EMULATOR_PORT={value!r} is not a port number") from None
 
 
-def for_target(target: str, start_emulator: bool = True) -> Backend:
-    """The backend for a target; for local, the emulator is started if it is not running."""
+def for_target(target: str, start_emulator: bool = True, region: str | None = None,
+               assume_yes: bool = False) -> Backend:
+    """The backend for a target; for local, the emulator is started if it is not running.
+
+    AWS: profile, region and credentials from the normal boto3 chain (`region` = --region
+    wins); the account and region in use are printed before anything else happens."""
     config.check_target(target)
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     # Tests point this at a copy of terraform/ so the override never lands in the shared tree.
     terraform_dir = Path(os.environ.get("DOGOPS_TERRAFORM_DIR") or config.TERRAFORM_DIR)
     if target == "aws":
-        backend = Backend("aws", region or config.DEFAULT_REGION, terraform_dir=terraform_dir)
+        from dogops.aws_session import caller_identity, session_for
+
+        _, choice = session_for(region)
+        backend = Backend("aws", choice.region, terraform_dir=terraform_dir,
+                          region_source=choice.source, assume_yes=assume_yes)
         backend.session()  # fail now, with a clear message, when there are no credentials
+        identity = caller_identity(backend.session())  # expired/invalid: one clear line
+        print(f"[aws] account {identity.get('Account')}, {choice.describe()}", file=sys.stderr)
         return backend
+    if region and region != config.DEFAULT_REGION:
+        raise UserError(f"--region applies to --target aws; the emulator runs in "
+                        f"{config.DEFAULT_REGION}")
     from dogops.local_aws import emulator
 
     external = os.environ.get(EXTERNAL_EMULATOR_ENV)

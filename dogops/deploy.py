@@ -79,11 +79,34 @@ def print_outputs(outputs: dict[str, object]) -> None:
             print(f"{name:<30} {outputs[name]}")
 
 
-def plan(backend: Backend) -> bool:
-    """Show the plan with the recorded model; True when something would change."""
+REVIEW_FILE = config.REPO_ROOT / "build" / "plan-review.md"
+
+
+def plan(backend: Backend, review_file=None) -> bool:
+    """Show the plan with the recorded model and write its Markdown review (changes, policy
+    diffs, hourly costs); True when something would change."""
+    from dogops.plan_review import TrainingRun, render_plan_review, summary
+    from dogops.reviewed_apply import prices_for
+
     model = state.read_tfvars(backend.target).get("model_data_url")
-    with backend.terraform() as tf:
-        return tf.plan({**backend.base_variables(), "model_data_url": model})
+    plan_file = config.paths(backend.target).state_dir / "plan.tfplan"
+    try:
+        with backend.terraform() as tf:
+            changed = tf.plan({**backend.base_variables(), "model_data_url": model},
+                              out=plan_file)
+            plan_json = tf.show_json(plan_file)
+    finally:
+        plan_file.unlink(missing_ok=True)
+    prices = prices_for(backend)
+    review_file = review_file or REVIEW_FILE
+    review_file.parent.mkdir(parents=True, exist_ok=True)
+    title = f"Terraform plan review: --target {backend.target}, {backend.region}"
+    review_file.write_text(render_plan_review(plan_json, prices, TrainingRun(jobs=4,
+                                                                             parallel_jobs=2),
+                                              title=title))
+    print(summary(plan_json, prices))
+    print(f"review written to {review_file}")
+    return changed
 
 
 def empty_bucket(backend: Backend, bucket: str) -> int:

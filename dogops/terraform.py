@@ -168,12 +168,26 @@ class Terraform:
     def init(self) -> None:
         self.run("init", "-input=false", *self._color(), capture=True)
 
-    def plan(self, variables: Mapping[str, object] | None = None) -> bool:
-        """True when the plan has changes (terraform -detailed-exitcode)."""
+    def plan(self, variables: Mapping[str, object] | None = None,
+             out: Path | None = None) -> bool:
+        """True when the plan has changes (terraform -detailed-exitcode); `out` saves it."""
+        out_args = []
+        if out is not None:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            out_args = [f"-out={out}"]
         code, _ = self.run("plan", "-input=false", "-detailed-exitcode", "-lock=true",
                            *self._color(), *self._state_args(), *self._var_args(variables),
-                           ok_codes=(0, 2))
+                           *out_args, ok_codes=(0, 2))
         return code == 2
+
+    def show_json(self, plan_file: Path) -> dict:
+        """`terraform show -json` of a saved plan (the input of the plan review)."""
+        _, out = self.run("show", "-json", str(plan_file), capture=True)
+        return json.loads(out)
+
+    def apply_plan(self, plan_file: Path) -> None:
+        """Apply exactly a saved (reviewed) plan; Terraform refuses it if the state moved on."""
+        self.run("apply", "-input=false", *self._color(), *self._state_args(), str(plan_file))
 
     def apply(self, variables: Mapping[str, object] | None = None) -> None:
         self.run("apply", "-input=false", "-auto-approve", *self._color(), *self._state_args(),

@@ -96,6 +96,11 @@ def train(request: TrainRequest, backend: Backend | None = None) -> str:
     if request.instances < 1:
         raise UserError("--instances must be at least 1")
     backend = backend or for_target(request.target)
+    if not backend.is_local:  # quota before the stack or any job: a new account often has 0
+        from dogops.preflight import before_training
+
+        before_training(backend, request.instance_type, request.instances,
+                        request.max_parallel_jobs if request.tune else 1, request.spot)
     outputs = backend.ensure_stack()
     bucket = str(outputs["bucket_name"])
     s3 = backend.client("s3")

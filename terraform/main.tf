@@ -135,6 +135,7 @@ module "training_host" {
   name_prefix           = var.project_name
   instance_type         = var.training_host_instance_type
   ami_id                = var.training_host_ami_id
+  ami_ssm_parameter     = var.training_host_ami_ssm_parameter
   instance_profile_name = module.iam.training_host_instance_profile_name
   bucket_name           = module.storage.bucket_name
   region                = var.region

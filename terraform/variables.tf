@@ -295,13 +295,25 @@ variable "training_host_instance_type" {
 }
 
 variable "training_host_ami_id" {
-  description = "Deep Learning AMI id for the host; null looks up the newest 'Deep Learning OSS Nvidia Driver AMI GPU PyTorch 2.x (Ubuntu 22.04)'."
+  description = "AMI id for the host (override); null uses the PyTorch Deep Learning AMI that training_host_ami_ssm_parameter points at."
   type        = string
   default     = null
 
   validation {
     condition     = var.training_host_ami_id == null || can(regex("^ami-[0-9a-f]{8,17}$", var.training_host_ami_id))
     error_message = "training_host_ami_id must be null or an AMI id like ami-0123456789abcdef0."
+  }
+}
+
+variable "training_host_ami_ssm_parameter" {
+  description = "Public SSM parameter with the current PyTorch Deep Learning AMI id (Ubuntu 24.04, x86_64) of the region."
+  type        = string
+  default     = "/aws/service/deeplearning/ami/x86_64/oss-nvidia-driver-gpu-pytorch-2.10-ubuntu-24.04/latest/ami-id"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^/aws/service/deeplearning/ami/(x86_64|arm64)/[a-z0-9.-]+/latest/ami-id$", var.training_host_ami_ssm_parameter))
+    error_message = "training_host_ami_ssm_parameter must be a Deep Learning AMI parameter like /aws/service/deeplearning/ami/x86_64/oss-nvidia-driver-gpu-pytorch-2.10-ubuntu-24.04/latest/ami-id."
   }
 }
 

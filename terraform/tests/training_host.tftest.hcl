@@ -7,8 +7,8 @@ mock_provider "aws" {
   mock_data "aws_partition" {
     defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
   }
-  mock_data "aws_ami" {
-    defaults = { id = "ami-0fedcba9876543210" }
+  mock_data "aws_ssm_parameter" {
+    defaults = { insecure_value = "ami-0fedcba9876543210" }
   }
   mock_data "aws_ec2_instance_type_offerings" {
     defaults = { locations = ["us-east-1a", "us-east-1b"] }
@@ -52,7 +52,7 @@ run "host_terminates_itself_and_is_locked_down" {
   }
 
   assert {
-    condition     = aws_instance.training.instance_type == "g5.xlarge" && aws_instance.training.ami == "ami-0123456789abcdef0" && length(data.aws_ami.deep_learning) == 0
+    condition     = aws_instance.training.instance_type == "g5.xlarge" && aws_instance.training.ami == "ami-0123456789abcdef0" && length(data.aws_ssm_parameter.deep_learning_ami) == 0
     error_message = "Default g5.xlarge from the given AMI, with no AMI lookup."
   }
 
@@ -99,6 +99,7 @@ run "user_data_fetches_trains_uploads_and_powers_off" {
       strcontains(output.user_data, "TRAIN_ARGS='--epochs 3 --batch-size 16'"),
       strcontains(output.user_data, "echo '1')\""),
       strcontains(output.user_data, "training/train.py"),
+      strcontains(output.user_data, "/opt/pytorch/bin/python "),
       strcontains(output.user_data, "--model-dir"),
       strcontains(output.user_data, "shutdown -h now"),
     ])
@@ -136,8 +137,8 @@ run "spot_and_ami_lookup" {
   }
 
   assert {
-    condition     = length(data.aws_ami.deep_learning) == 1 && aws_instance.training.ami == "ami-0fedcba9876543210"
-    error_message = "Without ami_id the Deep Learning AMI must be looked up."
+    condition     = length(data.aws_ssm_parameter.deep_learning_ami) == 1 && data.aws_ssm_parameter.deep_learning_ami[0].name == "/aws/service/deeplearning/ami/x86_64/oss-nvidia-driver-gpu-pytorch-2.10-ubuntu-24.04/latest/ami-id" && aws_instance.training.ami == "ami-0fedcba9876543210"
+    error_message = "Without ami_id the PyTorch DLAMI (Ubuntu 24.04) must come from its public SSM parameter."
   }
 
   assert {

@@ -123,7 +123,12 @@ def test_deploy_then_plan_is_empty_and_predict_gives_the_models_answer(
     outputs = deploy(backend)
     assert outputs["endpoint_name"] == "dog-breeds-endpoint"
     assert outputs["endpoint_deployed"] is True
-    assert plan(backend) is False, "a second plan must be empty"
+    review = tmp_path / "plan-review.md"
+    assert plan(backend, review_file=review) is False, "a second plan must be empty"
+    text = review.read_text()  # the review of the emulator's real plan: nothing to change,
+    assert "| 0 | 0 | 0 | 0 |" in text  # but the running endpoint and Lambda still bill
+    assert "endpoint ml.m5.large x 1-3 instances" in text and "| unchanged |" in text
+    assert "price snapshot of" in text and "per month" in text
     from dogops.local_aws import endpoint_host as local_endpoint
 
     host = local_endpoint.host_info("dog-breeds-endpoint", config.paths("local").state_dir)

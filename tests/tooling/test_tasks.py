@@ -16,7 +16,7 @@ from dogops import config
 REPO = Path(__file__).resolve().parents[2]
 INVOKE = [sys.executable, "-m", "invoke"]
 TASKS = ("package", "data", "train", "deploy", "predict", "plan", "destroy", "ec2-train",
-         "demo", "emulator")
+         "demo", "emulator", "preflight")
 
 
 def no_aws_credentials_env(tmp_path) -> dict[str, str]:
@@ -57,6 +57,20 @@ def test_aws_target_without_credentials_is_a_clear_error(tmp_path):
     assert result.returncode == 2
     assert "no AWS credentials found for --target aws" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("args, env_extra, message", [
+    (["--region", "us-middle-9"], {}, "error: unknown AWS region 'us-middle-9'"),
+    ([], {"AWS_PROFILE": "nope"}, "error: AWS profile 'nope' (AWS_PROFILE) does not exist"),
+])
+def test_bad_region_or_profile_is_one_line_before_anything(tmp_path, args, env_extra, message):
+    env = {**no_aws_credentials_env(tmp_path), **env_extra}
+    for task in ("preflight", "deploy"):
+        result = run_invoke(task, "--target", "aws", *args, env=env)
+        assert result.returncode == 2
+        assert result.stderr.strip() == message + result.stderr.strip()[len(message):]
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in result.stderr + result.stdout
 
 
 def test_emulator_port_in_use_is_a_clear_error(tmp_path):

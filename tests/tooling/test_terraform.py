@@ -64,6 +64,23 @@ def test_apply_half_way_failure_then_rerun_converges(root, tmp_path):
     assert not list(root.glob("*.tfstate"))  # the separate state file was used, not the root's
 
 
+def test_saved_plan_is_shown_as_json_and_applied_as_reviewed(root, tmp_path):
+    tf = terraform.Terraform(working_dir=root, state_file=tmp_path / "s.tfstate",
+                             data_dir=tmp_path / "data", quiet=True)
+    tf.init()
+    plan_file = tmp_path / "plans" / "review.tfplan"
+    assert tf.plan({"greeting": "reviewed"}, out=plan_file) is True
+    shown = tf.show_json(plan_file)
+    assert [(r["address"], r["change"]["actions"]) for r in shown["resource_changes"]] == [
+        ("terraform_data.first", ["create"]), ("terraform_data.second", ["create"])]
+    assert shown["variables"]["greeting"]["value"] == "reviewed"
+    tf.apply_plan(plan_file)  # exactly what was shown, no variables passed again
+    assert tf.output()["greeting"] == "reviewed"
+    with pytest.raises(UserError, match="terraform apply failed"):
+        tf.apply_plan(plan_file)  # a stale plan is refused, never re-planned silently
+    tf.destroy({"greeting": "reviewed"})
+
+
 def test_var_files_and_null_values(root, tmp_path):
     var_file = tmp_path / "vars.auto.tfvars.json"
     var_file.write_text('{"greeting": "from file"}')

@@ -22,6 +22,9 @@ PATCH_MODULES = (
     "appautoscaling_tags",
     "ec2_monitoring",
     "ec2_instance_attributes",
+    "service_quotas_catalog",
+    "ssm_public_parameters",
+    "lambda_account_settings",
 )
 
 _applied: list[str] = []

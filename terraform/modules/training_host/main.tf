@@ -2,26 +2,12 @@
 # training/train.py, uploads the artifacts and powers off; instance-initiated shutdown is
 # "terminate", so a forgotten host stops billing.
 
-data "aws_ami" "deep_learning" {
+# AWS publishes the current PyTorch Deep Learning AMI of each region as a public SSM parameter
+# (no name filter to go stale, nothing picked once an image is deprecated).
+data "aws_ssm_parameter" "deep_learning_ami" {
   count = var.ami_id == null ? 1 : 0
 
-  most_recent = true
-  owners      = ["amazon"]
-
-  filter {
-    name   = "name"
-    values = ["Deep Learning OSS Nvidia Driver AMI GPU PyTorch 2.* (Ubuntu 22.04) *"]
-  }
-
-  filter {
-    name   = "architecture"
-    values = ["x86_64"]
-  }
-
-  filter {
-    name   = "state"
-    values = ["available"]
-  }
+  name = var.ami_ssm_parameter
 }
 
 # With no subnet given, pick a default-VPC subnet in an availability zone that offers the
@@ -78,7 +64,7 @@ data "aws_subnet" "selected" {
 }
 
 locals {
-  ami_id = var.ami_id != null ? var.ami_id : data.aws_ami.deep_learning[0].id
+  ami_id = var.ami_id != null ? var.ami_id : data.aws_ssm_parameter.deep_learning_ami[0].insecure_value
 
   user_data = templatefile("${path.module}/user_data.sh.tftpl", {
     bucket       = var.bucket_name

@@ -20,13 +20,25 @@ variable "instance_type" {
 }
 
 variable "ami_id" {
-  description = "AMI id of a Deep Learning AMI with PyTorch; null looks up the newest 'Deep Learning OSS Nvidia Driver AMI GPU PyTorch' (Ubuntu 22.04) owned by Amazon."
+  description = "AMI id of a Deep Learning AMI with PyTorch; null reads it from the public SSM parameter ami_ssm_parameter."
   type        = string
   default     = null
 
   validation {
     condition     = var.ami_id == null || can(regex("^ami-[0-9a-f]{8,17}$", var.ami_id))
     error_message = "ami_id must be null (look up the Deep Learning AMI) or an AMI id like ami-0123456789abcdef0."
+  }
+}
+
+variable "ami_ssm_parameter" {
+  description = "Public SSM parameter AWS keeps at the current PyTorch Deep Learning AMI id (Ubuntu 24.04, x86_64); used when ami_id is null."
+  type        = string
+  default     = "/aws/service/deeplearning/ami/x86_64/oss-nvidia-driver-gpu-pytorch-2.10-ubuntu-24.04/latest/ami-id"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^/aws/service/deeplearning/ami/(x86_64|arm64)/[a-z0-9.-]+/latest/ami-id$", var.ami_ssm_parameter))
+    error_message = "ami_ssm_parameter must be a Deep Learning AMI parameter like /aws/service/deeplearning/ami/x86_64/oss-nvidia-driver-gpu-pytorch-2.10-ubuntu-24.04/latest/ami-id."
   }
 }
 
