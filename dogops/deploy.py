@@ -7,6 +7,9 @@ and registers it, so the emulator's InvokeEndpoint reaches real predictions.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from dogops import config, state
 from dogops.backend import Backend
 from dogops.errors import UserError
@@ -64,11 +67,23 @@ def print_outputs(outputs: dict[str, object]) -> None:
             print(f"{name:<30} {outputs[name]}")
 
 
-def plan(backend: Backend) -> bool:
-    """Show the plan with the recorded model; True when something would change."""
+def plan(backend: Backend, json_out: Path | None = None) -> bool:
+    """Show the plan with the recorded model; True when something would change. `json_out`
+    also writes `terraform show -json` of the plan (for reviews and the PR comment)."""
     model = state.read_tfvars(backend.target).get("model_data_url")
     with backend.terraform() as tf:
-        return tf.plan({**backend.base_variables(), "model_data_url": model})
+        if json_out is None:
+            return tf.plan({**backend.base_variables(), "model_data_url": model})
+        json_out = Path(json_out).resolve()
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        plan_file = json_out.with_suffix(".tfplan")
+        try:
+            changed = tf.plan({**backend.base_variables(), "model_data_url": model},
+                              out=plan_file)
+            json_out.write_text(json.dumps(tf.show_json(plan_file), indent=1))
+        finally:
+            plan_file.unlink(missing_ok=True)
+        return changed
 
 
 def empty_bucket(backend: Backend, bucket: str) -> int:
@@ -92,6 +107,19 @@ def empty_bucket(backend: Backend, bucket: str) -> int:
     return deleted
 
 
+def other_local_envs(env: str) -> list[str]:
+    """Other environments with a recorded model or state on the emulator (destroying one
+    environment must not stop the emulator under the others)."""
+    found = []
+    envs_dir = config.paths("local").state_dir / "envs"
+    names = sorted(p.name for p in envs_dir.glob("*") if config.ENV_NAME_PATTERN.match(p.name))
+    for name in [config.DEFAULT_ENV, *names]:
+        paths = config.paths("local", name)
+        if name != env and (paths.state_file.is_file() or paths.terraform_state.is_file()):
+            found.append(name)
+    return found
+
+
 def destroy(backend: Backend) -> list[str]:
     """Destroy the stack (bucket emptied first); returns what is left in the state (nothing)."""
     model = state.read_tfvars(backend.target).get("model_data_url")
@@ -105,7 +133,15 @@ def destroy(backend: Backend) -> list[str]:
     if left:
         raise UserError("terraform destroy left resources in the state: " + ", ".join(left), 1)
     state.forget(backend.target)
-    if backend.is_local:
+    if backend.is_local and other_local_envs(backend.env):
+        from dogops.local_aws import endpoint_host as local_endpoint
+
+        local_endpoint.stop_host(str(outputs.get("endpoint_name")), config.paths("local").state_dir)
+        if config.paths("local", backend.env).terraform_state:
+            config.paths("local", backend.env).terraform_state.unlink(missing_ok=True)
+        print("the emulator keeps running: environments "
+              f"{', '.join(other_local_envs(backend.env))} still live on it")
+    elif backend.is_local:
         from dogops.backend import emulator_port
         from dogops.local_aws import emulator
 

@@ -62,3 +62,13 @@ output "training_host_artifact_prefix" {
   description = "S3 prefix the training host uploads its run to, or null when enable_training_host is false."
   value       = one(module.training_host[*].artifact_prefix)
 }
+
+output "model_data_url" {
+  description = "S3 URI of the model archive this configuration serves (null before one is deployed): what `invoke promote` reads as the environment's live model."
+  value       = var.model_data_url
+}
+
+output "environment" {
+  description = "Environment name (\"\" for the default one)."
+  value       = var.environment
+}

@@ -11,6 +11,24 @@ variable "project_name" {
   }
 }
 
+variable "environment" {
+  description = "Environment name (dev, staging, prod, ...) added to every resource name (<project_name>-<environment>-...) so environments coexist in one account; \"\" (the default) keeps the plain names."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = var.environment == "" || can(regex("^[a-z]([a-z0-9-]{0,14}[a-z0-9])?$", var.environment))
+    error_message = "environment must be \"\" or 1-16 lowercase letters, digits and '-', starting with a letter and not ending with '-'."
+  }
+
+  validation {
+    # <prefix>-endpoint plus the endpoint config's 26-character suffix must fit in 63 characters.
+    condition     = var.environment == "" || length(var.project_name) + length(var.environment) <= 27
+    error_message = "project_name and environment together must be at most 27 characters (SageMaker endpoint config names are limited to 63): use a shorter environment name."
+  }
+}
+
 variable "region" {
   description = "AWS region of the stack."
   type        = string
