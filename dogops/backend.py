@@ -120,10 +120,12 @@ class Backend:
                             "--target aws` once (it creates the state bucket, writes "
                             f"terraform/{remote_state.AWS_BACKEND_FILE} and migrates any local "
                             "state)")
+        if not remote:  # the local backend's own `path` (the -state flag is deprecated)
+            paths.terraform_state.parent.mkdir(parents=True, exist_ok=True)
         tf = Terraform(working_dir=self.terraform_dir, env=self.terraform_env(),
-                       state_file=None if remote else paths.terraform_state,
                        data_dir=paths.terraform_data_dir, var_files=self.var_files(),
-                       quiet=quiet, backend_config=remote or (),
+                       quiet=quiet,
+                       backend_config=remote or [f"path={paths.terraform_state}"],
                        unlock_command=self.unlock_command())
         with contextlib.ExitStack() as stack:
             if self.is_local:

@@ -107,7 +107,7 @@ def test_concurrent_applies_one_fails_naming_the_holder_and_the_state_stays_whol
     def run_first():
         try:
             first.apply({"greeting": "one"})
-        except BaseException as err:  # reported below
+        except Exception as err:  # noqa: BLE001 - reported by the assertion below
             errors.append(err)
 
     thread = threading.Thread(target=run_first)
