@@ -186,16 +186,26 @@ class Backend:
         variables: dict[str, object] = {"region": self.region}
         if self.env != config.DEFAULT_ENV:
             variables["environment"] = self.env
-            # terraform/aws.auto.tfvars.json (the default env's model) is loaded by every run:
-            # an environment without a model of its own must not pick that one up.
-            recorded = config.paths(self.target, self.env).tfvars_file
-            if not recorded.is_file() or "model_data_url" not in json.loads(recorded.read_text()):
-                variables["model_data_url"] = None
         return variables
+
+    def recorded_model(self) -> str | None:
+        """The model this working copy recorded for the environment (train/promote), if any."""
+        recorded = config.paths(self.target, self.env).tfvars_file
+        if not recorded.is_file():
+            return None
+        return json.loads(recorded.read_text()).get("model_data_url") or None
+
+    def model_variables(self, tf: Terraform) -> dict[str, object]:
+        """With no model recorded here (a fresh clone, CI, another environment), keep the one
+        the shared state says is live instead of planning the endpoint away; also stops the
+        default environment's auto-loaded tfvars from leaking into another environment."""
+        if self.recorded_model():
+            return {}
+        return {"model_data_url": tf.output().get("model_data_url")}
 
     def apply(self, extra: Mapping[str, object] | None = None) -> dict[str, object]:
         with self.terraform() as tf:
-            tf.apply({**self.base_variables(), **(extra or {})})
+            tf.apply({**self.base_variables(), **self.model_variables(tf), **(extra or {})})
             return tf.output()
 
     def outputs(self) -> dict[str, object]:

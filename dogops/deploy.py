@@ -72,6 +72,8 @@ def plan(backend: Backend, json_out: Path | None = None) -> bool:
     also writes `terraform show -json` of the plan (for reviews and the PR comment)."""
     model = state.read_tfvars(backend.target).get("model_data_url")
     with backend.terraform() as tf:
+        if not model:  # nothing recorded here: plan against what is live (see model_variables)
+            model = backend.model_variables(tf).get("model_data_url")
         if json_out is None:
             return tf.plan({**backend.base_variables(), "model_data_url": model})
         json_out = Path(json_out).resolve()

@@ -147,3 +147,18 @@ module "training_host" {
   subnet_id             = var.training_host_subnet_id
   detailed_monitoring   = var.training_host_detailed_monitoring
 }
+
+module "ci_plan_role" {
+  source = "./modules/ci_plan_role"
+  count  = var.enable_github_plan_role ? 1 : 0
+
+  name_prefix       = var.project_name # one role for every environment of the project
+  policies_dir      = local.policies_dir
+  partition         = local.partition
+  region            = var.region
+  account_id        = local.account_id
+  github_repository = var.github_repository
+  github_branch     = var.github_plan_branch
+  oidc_provider_arn = var.github_oidc_provider_arn
+  state_bucket      = var.github_state_bucket
+}

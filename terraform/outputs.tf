@@ -72,3 +72,8 @@ output "environment" {
   description = "Environment name (\"\" for the default one)."
   value       = var.environment
 }
+
+output "github_plan_role_arn" {
+  description = "Role the main-branch workflow assumes through OIDC for `invoke plan --target aws` (set it as the repository variable DOGOPS_PLAN_ROLE_ARN), or null when enable_github_plan_role is false."
+  value       = one(module.ci_plan_role[*].role_arn)
+}

@@ -178,14 +178,21 @@ def test_env_variables_name_the_env_and_never_inherit_the_default_model(aws_back
                                                                          monkeypatch):
     import dogops.backend as backend_module
 
+    class FakeTerraform:
+        def output(self):
+            return {"model_data_url": "s3://prod-bucket/live/model.tar.gz"}
+
     monkeypatch.setattr(backend_module, "build_lambda_zip", lambda terraform_dir: None)
     aws_backend.env = "prod"
-    assert aws_backend.base_variables() == {"region": "us-east-1", "environment": "prod",
-                                            "model_data_url": None}
+    assert aws_backend.base_variables() == {"region": "us-east-1", "environment": "prod"}
+    # Nothing recorded in this working copy: the model live in prod's state is kept (never the
+    # default environment's auto-loaded tfvars, never null, which would remove the endpoint).
+    assert aws_backend.model_variables(FakeTerraform()) == {
+        "model_data_url": "s3://prod-bucket/live/model.tar.gz"}
     recorded = config.paths("aws", "prod").tfvars_file
     recorded.parent.mkdir(parents=True)
     recorded.write_text('{"model_data_url": "s3://b/m.tar.gz"}')
-    assert "model_data_url" not in aws_backend.base_variables()  # its own file supplies it
+    assert aws_backend.model_variables(FakeTerraform()) == {}  # its own file supplies it
     files = aws_backend.var_files()
     assert files == [aws_backend.terraform_dir / "envs" / "prod.tfvars.json", recorded]
     aws_backend.env = config.DEFAULT_ENV
