@@ -149,10 +149,14 @@ class Backend:
         settings = remote_state.read_settings(path)
         bucket, region = str(settings["bucket"]), str(settings["region"])
         s3 = self.session().client("s3", region_name=region, endpoint_url=self.endpoint_url)
-        if not remote_state.check_bucket(s3, bucket, region, self.account_id()):
-            raise UserError(f"state bucket {bucket} (from {path}) does not exist"
-                            + (" (was the emulator restarted?)" if self.is_local else "")
-                            + f": run `invoke bootstrap --target {self.target}`")
+        if remote_state.check_bucket(s3, bucket, region, self.account_id()):
+            pass
+        elif self.is_local:  # a restarted emulator lost the bucket along with every resource
+            print(f"[local] state bucket {bucket} is gone (emulator restarted): creating it again")
+            remote_state.create_bucket(s3, bucket, region)
+        else:
+            raise UserError(f"state bucket {bucket} (from {path}) does not exist: run `invoke "
+                            "bootstrap --target aws` (or fix the bucket name in that file)")
         values = [str(path), f"key={remote_state.state_key(self.env)}"]
         if self.is_local:
             endpoints = path.parent / remote_state.EMULATOR_ENDPOINTS_FILE
