@@ -72,7 +72,8 @@ def bootstrap(backend: Backend, state_bucket: str | None = None, yes: bool = Fal
                         "(move the state with terraform init -migrate-state by hand to switch)")
     bucket = remote_state.check_bucket_name(
         state_bucket or str(existing.get("bucket") or "")
-        or remote_state.default_bucket_name(account or "000000000000", region))
+        or remote_state.default_bucket_name(
+            account or backend.client("sts").get_caller_identity()["Account"], region))
     s3 = backend.session().client("s3", region_name=region, endpoint_url=backend.endpoint_url)
 
     if remote_state.check_bucket(s3, bucket, region, account):
