@@ -239,7 +239,7 @@ def refuse_unmigrated_state(terraform_dir: Path) -> None:
     """A state file left in terraform/ (from before remote state) would be ignored by the S3
     backend and its resources orphaned: stop until bootstrap has migrated it."""
     local = Path(terraform_dir) / "terraform.tfstate"
-    if local.is_file() and local.stat().st_size > 0:
+    if remote_state.has_resources(local):
         raise UserError(f"{local} holds a local Terraform state: run `invoke bootstrap --target "
                         "aws` to migrate it into the S3 backend (nothing was changed)")
 

@@ -41,17 +41,7 @@ def local_states(backend: Backend) -> list[LocalState]:
         if envs_dir.is_dir():
             found += [LocalState(d.name, d / "terraform.tfstate") for d in sorted(envs_dir.iterdir())
                       if d.is_dir() and config.ENV_NAME_PATTERN.match(d.name)]
-    return [item for item in found if _has_resources(item.path)]
-
-
-def _has_resources(path: Path | None) -> bool:
-    if path is None or not path.is_file() or path.stat().st_size == 0:
-        return False
-    try:
-        return bool(json.loads(path.read_text()).get("resources"))
-    except json.JSONDecodeError:
-        raise UserError(f"{path} is not valid JSON: nothing migrated; restore it from "
-                        f"{path.name}.backup") from None
+    return [item for item in found if remote_state.has_resources(item.path)]
 
 
 def _confirm(question: str) -> bool:

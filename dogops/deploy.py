@@ -135,14 +135,13 @@ def destroy(backend: Backend) -> list[str]:
     if left:
         raise UserError("terraform destroy left resources in the state: " + ", ".join(left), 1)
     state.forget(backend.target)
-    if backend.is_local and other_local_envs(backend.env):
+    others = other_local_envs(backend.env) if backend.is_local else []
+    if others:  # stop only this environment's endpoint host; the others need the emulator
         from dogops.local_aws import endpoint_host as local_endpoint
 
         local_endpoint.stop_host(str(outputs.get("endpoint_name")), config.paths("local").state_dir)
-        if config.paths("local", backend.env).terraform_state:
-            config.paths("local", backend.env).terraform_state.unlink(missing_ok=True)
-        print("the emulator keeps running: environments "
-              f"{', '.join(other_local_envs(backend.env))} still live on it")
+        config.paths("local", backend.env).terraform_state.unlink(missing_ok=True)
+        print(f"the emulator keeps running: environments {', '.join(others)} still live on it")
     elif backend.is_local:
         from dogops.backend import emulator_port
         from dogops.local_aws import emulator

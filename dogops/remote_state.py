@@ -211,6 +211,17 @@ def missing_settings(s3, bucket: str) -> list[str]:
     return missing
 
 
+def has_resources(path: Path | None) -> bool:
+    """Whether a local state file records any resource (an emptied one needs no migration)."""
+    if path is None or not path.is_file() or path.stat().st_size == 0:
+        return False
+    try:
+        return bool(json.loads(path.read_text()).get("resources"))
+    except json.JSONDecodeError:
+        raise UserError(f"{path} is not valid JSON: nothing migrated; restore it from "
+                        f"{path.name}.backup") from None
+
+
 def state_exists(s3, bucket: str, env: str) -> bool:
     from botocore.exceptions import ClientError
 

@@ -169,7 +169,10 @@ def test_aws_runs_refuse_without_remote_state_or_with_an_unmigrated_local_state(
         pass
     from dogops.backend import refuse_unmigrated_state
 
-    (aws_backend.terraform_dir / "terraform.tfstate").write_text('{"resources": []}')
+    local = aws_backend.terraform_dir / "terraform.tfstate"
+    local.write_text('{"resources": []}')  # emptied by a destroy: nothing to migrate
+    refuse_unmigrated_state(aws_backend.terraform_dir)
+    local.write_text('{"resources": [{"mode": "managed", "type": "aws_s3_bucket"}]}')
     with pytest.raises(UserError, match="holds a local Terraform state: run `invoke bootstrap"):
         refuse_unmigrated_state(aws_backend.terraform_dir)
 
