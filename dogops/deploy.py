@@ -109,17 +109,23 @@ def empty_bucket(backend: Backend, bucket: str) -> int:
     return deleted
 
 
-def other_local_envs(env: str) -> list[str]:
-    """Other environments with a recorded model or state on the emulator (destroying one
+def other_local_envs(backend: Backend) -> list[str]:
+    """Other environments with a recorded model or resources on the emulator (destroying one
     environment must not stop the emulator under the others)."""
-    found = []
+    from dogops import remote_state
+
+    found = set()
     envs_dir = config.paths("local").state_dir / "envs"
     names = sorted(p.name for p in envs_dir.glob("*") if config.ENV_NAME_PATTERN.match(p.name))
     for name in [config.DEFAULT_ENV, *names]:
         paths = config.paths("local", name)
-        if name != env and (paths.state_file.is_file() or paths.terraform_state.is_file()):
-            found.append(name)
-    return found
+        if paths.state_file.is_file() or remote_state.has_resources(paths.terraform_state):
+            found.add(name)
+    backend_file = remote_state.backend_file("local", backend.terraform_dir)
+    if backend_file.is_file():  # the S3 backend rehearsal: states live in the emulator
+        bucket = str(remote_state.read_settings(backend_file)["bucket"])
+        found.update(remote_state.envs_with_resources(backend.client("s3"), bucket))
+    return sorted(found - {backend.env})
 
 
 def destroy(backend: Backend) -> list[str]:
@@ -135,7 +141,7 @@ def destroy(backend: Backend) -> list[str]:
     if left:
         raise UserError("terraform destroy left resources in the state: " + ", ".join(left), 1)
     state.forget(backend.target)
-    others = other_local_envs(backend.env) if backend.is_local else []
+    others = other_local_envs(backend) if backend.is_local else []
     if others:  # stop only this environment's endpoint host; the others need the emulator
         from dogops.local_aws import endpoint_host as local_endpoint
 

@@ -222,6 +222,19 @@ def has_resources(path: Path | None) -> bool:
                         f"{path.name}.backup") from None
 
 
+def envs_with_resources(s3, bucket: str) -> list[str]:
+    """Environments whose state in the bucket records any resource."""
+    found = []
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="dogops/")
+    for item in (obj for page in pages for obj in page.get("Contents", [])):
+        parts = item["Key"].split("/")
+        if len(parts) == 3 and parts[2] == "terraform.tfstate":
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            if json.loads(body or b"{}").get("resources"):
+                found.append(parts[1])
+    return sorted(found)
+
+
 def state_exists(s3, bucket: str, env: str) -> bool:
     from botocore.exceptions import ClientError
 

@@ -94,3 +94,21 @@ def test_state_survives_deleting_the_working_copy(moto_workspace, dev_outputs):
     with dev.terraform(quiet=True) as tf:
         assert "module.storage.aws_s3_bucket.artifacts" in tf.state_resources()
         assert tf.plan(dev.base_variables()) is False
+
+
+def test_destroying_one_environment_leaves_the_other_running(dev_outputs):
+    from dogops.deploy import destroy
+    from dogops.local_aws import emulator
+
+    dev, prod = backend_for("dev"), backend_for("prod")
+    prod_function = prod.outputs()["function_name"]
+    assert destroy(dev) == []
+    lambda_client = prod.client("lambda")
+    lambda_client.get_function(FunctionName=prod_function)  # prod is untouched
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.get_function(FunctionName=dev_outputs["function_name"])
+    from dogops.backend import emulator_port
+
+    assert emulator.health(emulator_port()) is not None  # the emulator kept running for prod
+    with dev.terraform(quiet=True) as tf:
+        assert tf.state_resources() == []
