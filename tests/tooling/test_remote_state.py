@@ -200,3 +200,21 @@ def test_env_variables_name_the_env_and_never_inherit_the_default_model(aws_back
     assert files == [aws_backend.terraform_dir / "envs" / "prod.tfvars.json", recorded]
     aws_backend.env = config.DEFAULT_ENV
     assert aws_backend.base_variables() == {"region": "us-east-1"}  # unchanged default
+
+
+def test_aws_bootstrap_never_overwrites_a_remote_state_with_a_local_one(aws_backend):
+    from dogops.bootstrap import bootstrap, local_states
+
+    path = bootstrap(aws_backend, yes=True)
+    bucket = str(remote_state.read_settings(path)["bucket"])
+    local = aws_backend.terraform_dir / "terraform.tfstate"
+    local.write_text('{"resources": []}')
+    assert local_states(aws_backend) == []  # empty: nothing to migrate
+    text = '{"resources": [{"mode": "managed", "type": "aws_s3_bucket", "name": "x"}]}'
+    local.write_text(text)
+    assert [item.path for item in local_states(aws_backend)] == [local]
+    boto3.client("s3").put_object(Bucket=bucket, Key="dogops/default/terraform.tfstate",
+                                  Body=b'{"resources": []}')
+    with pytest.raises(UserError, match="hold a state: nothing migrated"):
+        bootstrap(aws_backend)
+    assert local.read_text() == text  # kept exactly as it was
