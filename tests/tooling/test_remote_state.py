@@ -213,8 +213,11 @@ def test_aws_bootstrap_never_overwrites_a_remote_state_with_a_local_one(aws_back
     text = '{"resources": [{"mode": "managed", "type": "aws_s3_bucket", "name": "x"}]}'
     local.write_text(text)
     assert [item.path for item in local_states(aws_backend)] == [local]
-    boto3.client("s3").put_object(Bucket=bucket, Key="dogops/default/terraform.tfstate",
-                                  Body=b'{"resources": []}')
+    s3 = boto3.client("s3")
+    # In-process moto applies the TLS-only Deny without its condition (the emulator's patch,
+    # s3_bucket_policy_conditions, is not loaded here): drop it to place a remote state.
+    s3.delete_bucket_policy(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="dogops/default/terraform.tfstate", Body=b"{}")
     with pytest.raises(UserError, match="hold a state: nothing migrated"):
         bootstrap(aws_backend)
     assert local.read_text() == text  # kept exactly as it was
