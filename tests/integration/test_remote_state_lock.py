@@ -3,7 +3,8 @@ by `invoke bootstrap --target local`.
 
 A small configuration (terraform_data with a sleeping provisioner, so a run holds the lock for a
 few seconds) shares the real backend settings under its own state key:
-two concurrent applies -> the second fails naming the holder, the state is intact; a run killed
+two concurrent applies -> the second fails naming the holder, the state is intact (or, with a
+lock timeout, waits and applies on top of the first); a run killed
 while holding the lock -> the next run names the lock ID and the printed release works.
 """
 
@@ -126,6 +127,31 @@ def test_concurrent_applies_one_fails_naming_the_holder_and_the_state_stays_whol
     assert sorted(second.state_resources()) == ["terraform_data.after", "terraform_data.slow"]
     assert second.plan({"greeting": "one"}) is False
     assert first.plan({"greeting": "one"}) is False
+
+
+def test_with_a_lock_timeout_the_second_apply_waits_then_applies_on_top(backend, tmp_path):
+    key = "locktest/waiting.tfstate"
+    first = tiny_terraform(backend, tmp_path / "first", key)
+    second = tiny_terraform(backend, tmp_path / "second", key)
+    second.lock_timeout = "90s"  # DOGOPS_LOCK_TIMEOUT=90s
+    errors: list[Exception] = []
+
+    def run_first():
+        try:
+            first.apply({"greeting": "one"})
+        except Exception as err:  # noqa: BLE001 - reported by the assertion below
+            errors.append(err)
+
+    thread = threading.Thread(target=run_first)
+    thread.start()
+    wait_for_lock(backend, key)
+    started = time.monotonic()
+    second.apply({"greeting": "two"})  # waits for the lock, then builds on the first's state
+    thread.join(timeout=120)
+    assert not errors, errors
+    assert time.monotonic() - started > 1  # it really waited for the holder (HOLD_S sleep)
+    assert first.plan({"greeting": "two"}) is False  # both copies see the second's result
+    assert sorted(first.state_resources()) == ["terraform_data.after", "terraform_data.slow"]
 
 
 def test_a_crashed_runs_lock_is_named_and_released_with_the_printed_command(backend, tmp_path):
