@@ -34,6 +34,7 @@ test: install lint test-terraform scan test-python
 lint: install
 	$(BIN)/ruff check dogops training lambda_function tests bench tasks.py
 	terraform fmt -check -recursive terraform
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 test-terraform:
 	terraform -chdir=terraform init -backend=false -input=false >/dev/null

@@ -22,6 +22,8 @@ from dogops.errors import UserError
 TARGET_HELP = "local (embedded emulator, the default) or aws (real AWS, billed)"
 REGION_HELP = "aws: region to use (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region)"
 YES_HELP = "aws: apply the reviewed plan without asking (CI); local never asks"
+ENV_HELP = ("environment, e.g. dev or prod: its own state, tfvars and resource names "
+            "(default: DOGOPS_ENV, else the default environment)")
 
 
 def user_errors(function):
@@ -45,6 +47,15 @@ def user_errors(function):
 
 def _terminated(signum, frame):
     raise KeyboardInterrupt
+
+
+def _select_env(env: str | None) -> str:
+    """--env for this run (validated before anything starts); DOGOPS_ENV when not given."""
+    import os
+
+    if env is not None:
+        os.environ[config.ENV_VARIABLE] = config.check_env(env)
+    return config.current_env()
 
 
 def _backend(target: str, start_emulator: bool = True, region: str | None = None,
@@ -94,14 +105,16 @@ def package(c):
     "source": "dataset: an http(s) zip URL, a zip file, an ImageFolder folder, or 'sample' "
               "(digits). Default: the Udacity dogImages URL on aws, 'sample' on local",
     "sha256": "expected sha256 of the archive (verified before unpacking)",
-    "target": TARGET_HELP, "region": REGION_HELP, "yes": YES_HELP,
+    "target": TARGET_HELP, "region": REGION_HELP, "yes": YES_HELP, "env": ENV_HELP,
 })
 @user_errors
-def data(c, source=None, sha256=None, target=config.DEFAULT_TARGET, region=None, yes=False):
+def data(c, source=None, sha256=None, target=config.DEFAULT_TARGET, region=None, yes=False,
+         env=None):
     """Fetch the dataset (checksum verified), unpack, and sync it to s3://<bucket>/data/."""
     from dogops import dataset
 
     config.check_target(target)
+    _select_env(env)
     # credentials before a 1 GB download
     backend = _backend(target, region=region, yes=yes) if target == "aws" else None
     source = source or ("sample" if target == "local" else dataset.UDACITY_DOG_IMAGES_URL)
@@ -132,13 +145,13 @@ def data(c, source=None, sha256=None, target=config.DEFAULT_TARGET, region=None,
     "pretrained": "ImageNet weights: imagenet | none | path to a weights file",
     "force": "train again even when data, code and hyperparameters are unchanged",
     "data": "local: ImageFolder folder to upload when the bucket has no data yet",
-    "region": REGION_HELP, "yes": YES_HELP,
+    "region": REGION_HELP, "yes": YES_HELP, "env": ENV_HELP,
 })
 @user_errors
 def train(c, target=config.DEFAULT_TARGET, instances=1, instance_type="ml.g5.xlarge", spot=False,
           tune=False, max_jobs=4, max_parallel_jobs=2, epochs=None, batch_size=None,
           learning_rate=None, arch=None, image_size=None, pretrained=None, force=False,
-          data=None, region=None, yes=False):
+          data=None, region=None, yes=False, env=None):
     """Train the classifier and record its model.tar.gz URI for `deploy`."""
     from pathlib import Path
 
@@ -146,6 +159,7 @@ def train(c, target=config.DEFAULT_TARGET, instances=1, instance_type="ml.g5.xla
     from dogops.train import train as run_train
 
     config.check_target(target)
+    _select_env(env)
     hyperparameters = {"epochs": _int("epochs", epochs), "batch-size": _int("batch-size",
                                                                              batch_size),
                        "learning-rate": _float("learning-rate", learning_rate), "arch": arch,
@@ -158,72 +172,83 @@ def train(c, target=config.DEFAULT_TARGET, instances=1, instance_type="ml.g5.xla
     run_train(request, _backend(target, region=region, yes=yes))
 
 
-@task(help={"target": TARGET_HELP, "region": REGION_HELP,
+@task(help={"target": TARGET_HELP, "region": REGION_HELP, "env": ENV_HELP,
             "job": "training job whose report to fetch (default: the recorded model's job)"})
 @user_errors
-def report(c, target=config.DEFAULT_TARGET, job=None, region=None):
+def report(c, target=config.DEFAULT_TARGET, job=None, region=None, env=None):
     """Fetch the latest training job's evaluation report (report.md, curves, confusion matrix)."""
     from dogops.report import describe, fetch_report
 
+    _select_env(env)
     print(describe(fetch_report(_backend(target, region=region), job)))
 
 
-@task(help={"target": TARGET_HELP, "region": REGION_HELP, "yes": YES_HELP})
+@task(help={"target": TARGET_HELP, "region": REGION_HELP, "yes": YES_HELP, "env": ENV_HELP})
 @user_errors
-def deploy(c, target=config.DEFAULT_TARGET, region=None, yes=False):
+def deploy(c, target=config.DEFAULT_TARGET, region=None, yes=False, env=None):
     """terraform apply with the recorded model: endpoint + autoscaling + Lambda alias.
     AWS: preflight, then the plan with its hourly cost, then a confirmation (--yes for CI)."""
     from dogops.deploy import deploy as run_deploy
 
+    _select_env(env)
     run_deploy(_backend(target, region=region, yes=yes))
 
 
 @task(help={"image": "path of a JPEG/PNG image", "url": "http(s) URL of an image",
             "top-k": "how many breeds to print (1-20)", "target": TARGET_HELP,
-            "region": REGION_HELP},
+            "region": REGION_HELP, "env": ENV_HELP},
       auto_shortflags=False)  # long flags only: -t means --target everywhere else
 @user_errors
-def predict(c, image=None, url=None, top_k=None, target=config.DEFAULT_TARGET, region=None):
+def predict(c, image=None, url=None, top_k=None, target=config.DEFAULT_TARGET, region=None,
+            env=None):
     """Call the deployed Lambda alias with an image and print the top breeds."""
     from dogops.predict import build_payload, format_predictions, invoke_alias
 
     config.check_target(target)
+    _select_env(env)
     payload = build_payload(image, url, _int("top-k", top_k))  # bad input fails before start-up
     predictions = invoke_alias(_backend(target, region=region), payload)
     print(format_predictions(predictions))
 
 
-@task(help={"target": TARGET_HELP, "region": REGION_HELP})
+@task(help={"target": TARGET_HELP, "region": REGION_HELP, "env": ENV_HELP,
+            "plan-json": "also write `terraform show -json` of the plan here (PR reviews)"})
 @user_errors
-def plan(c, target=config.DEFAULT_TARGET, region=None):
+def plan(c, target=config.DEFAULT_TARGET, region=None, env=None, plan_json=None):
     """terraform plan with the recorded model; writes build/plan-review.md (changes, IAM
     diffs, hourly and monthly cost estimate). Exit 0 whether or not there are changes."""
+    from pathlib import Path
+
     from dogops.deploy import plan as run_plan
 
-    changed = run_plan(_backend(target, region=region))
+    config.check_target(target)
+    _select_env(env)
+    changed = run_plan(_backend(target, region=region), Path(plan_json) if plan_json else None)
     print("changes pending: run `invoke deploy`" if changed else "no changes")
 
 
-@task(help={"target": TARGET_HELP, "region": REGION_HELP})
+@task(help={"target": TARGET_HELP, "region": REGION_HELP, "env": ENV_HELP})
 @user_errors
-def destroy(c, target=config.DEFAULT_TARGET, region=None):
+def destroy(c, target=config.DEFAULT_TARGET, region=None, env=None):
     """Destroy everything Terraform created; local also stops the endpoint host and emulator."""
     from dogops.deploy import destroy as run_destroy
 
+    _select_env(env)
     run_destroy(_backend(target, region=region))
 
 
 @task(help={"target": TARGET_HELP,
             "timeout": "seconds to wait for the host's artifact (default 7200)",
             "train-args": "extra training/train.py arguments, e.g. '--epochs 5 --arch resnet34'",
-            "region": REGION_HELP, "yes": YES_HELP})
+            "region": REGION_HELP, "yes": YES_HELP, "env": ENV_HELP})
 @user_errors
 def ec2_train(c, target=config.DEFAULT_TARGET, timeout=7200, train_args=None, region=None,
-              yes=False):
+              yes=False, env=None):
     """Turn the EC2 training host on, wait for its model artifact, turn it off; record it."""
     from dogops.ec2 import ec2_train as run_ec2_train
 
     config.check_target(target)
+    _select_env(env)
     run_ec2_train(_backend(target, region=region, yes=yes), timeout_s=_int("timeout", timeout),
                   train_args=train_args)
 
@@ -258,6 +283,51 @@ def emulator(c, stop=False):
         print("emulator stopped" if stopped else "emulator was not running")
     else:
         print(f"emulator running at {local_emulator.start(emulator_port(), state_dir).url}")
+
+
+@task(help={"target": TARGET_HELP,
+            "state-bucket": "state bucket name (default dog-breeds-tfstate-<account>-<region>)",
+            "yes": "create the bucket without asking (aws; for CI)"})
+@user_errors
+def bootstrap(c, target=config.DEFAULT_TARGET, state_bucket=None, yes=False):
+    """Remote Terraform state: the S3 state bucket, backend settings, local states migrated.
+
+    Shows the bucket before creating it; idempotent (a second run changes nothing)."""
+    from dogops.bootstrap import bootstrap as run_bootstrap
+
+    config.check_target(target)
+    run_bootstrap(_backend(target), state_bucket=state_bucket, yes=yes)
+
+
+@task(help={"from": "environment whose live model to deploy (e.g. dev)",
+            "to": "environment to deploy it into (e.g. prod)", "target": TARGET_HELP},
+      auto_shortflags=False)  # long flags only: -t means --target everywhere else
+@user_errors
+def promote(c, from_=None, to=None, target=config.DEFAULT_TARGET):
+    """Deploy the model live in one environment into another: --from dev --to prod."""
+    from dogops.environments import promote as run_promote
+
+    if not from_ or not to:
+        raise UserError("name both environments: invoke promote --from dev --to prod")
+    config.check_target(target)
+    config.check_env(from_), config.check_env(to)
+    run_promote(target, from_, to)
+
+
+@task(help={"lock-id": "the lock ID printed by the failed run", "target": TARGET_HELP,
+            "env": ENV_HELP})
+@user_errors
+def unlock(c, lock_id=None, target=config.DEFAULT_TARGET, env=None):
+    """Release the state lock of a crashed run (terraform force-unlock).
+
+    Only when that run is really gone: a live run's lock protects the state."""
+    if not lock_id:
+        raise UserError("--lock-id is required (the ID the locked run printed)")
+    config.check_target(target)
+    _select_env(env)
+    with _backend(target).terraform(quiet=True) as tf:
+        tf.force_unlock(lock_id)
+    print(f"lock {lock_id} released")
 
 
 @task

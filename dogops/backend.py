@@ -7,17 +7,23 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dogops import config
+from dogops import config, remote_state
 from dogops.errors import UserError
 from dogops.lambda_package import LambdaPackageError
 from dogops.lambda_package import build_lambda_zip as _build_zip
-from dogops.terraform import Terraform, emulator_override, remove_stale_emulator_override
+from dogops.terraform import (
+    Terraform,
+    emulator_override,
+    local_state_override,
+    remove_stale_emulator_override,
+)
 
 EXTERNAL_EMULATOR_ENV = "DOGOPS_EMULATOR_URL"
 
@@ -41,6 +47,8 @@ class Backend:
     assume_yes: bool = False  # --yes: AWS applies go ahead without asking (CI)
     confirm: Callable[[str], bool] | None = field(default=None, repr=False)
     _session: object = field(default=None, repr=False)
+    # The environment (own state key, variable file, resource names); DOGOPS_ENV / --env.
+    env: str = field(default_factory=config.current_env)
 
     # -- sessions ----------------------------------------------------------------------------
     @property
@@ -106,30 +114,102 @@ class Backend:
 
     @contextlib.contextmanager
     def terraform(self, quiet: bool = False) -> Iterator[Terraform]:
-        """An initialised Terraform for this target (emulator profile in place for local)."""
-        paths = config.paths(self.target)
-        tf = Terraform(working_dir=self.terraform_dir, env=self.terraform_env(), state_file=paths.terraform_state,
+        """An initialised Terraform for this target and environment: the S3 backend once
+        `invoke bootstrap` configured it (required on aws); before that, on local, a state file
+        under .dogops/local/."""
+        paths = config.paths(self.target, self.env)
+        remote = self.remote_backend_config()
+        if not remote and not self.is_local:
+            raise UserError("no remote state configured for --target aws: run `invoke bootstrap "
+                            "--target aws` once (it creates the state bucket, writes "
+                            f"terraform/{remote_state.AWS_BACKEND_FILE} and migrates any local "
+                            "state)")
+        if not remote:  # the local backend's own `path` (the -state flag is deprecated)
+            paths.terraform_state.parent.mkdir(parents=True, exist_ok=True)
+        tf = Terraform(working_dir=self.terraform_dir, env=self.terraform_env(),
                        data_dir=paths.terraform_data_dir, var_files=self.var_files(),
-                       quiet=quiet)
-        if self.is_local:
-            with emulator_override(self.endpoint_url or "http://localhost:4566",
-                                   self.terraform_dir):
-                tf.init()
-                yield tf
-        else:
-            remove_stale_emulator_override(self.terraform_dir)
+                       quiet=quiet,
+                       backend_config=remote or [f"path={paths.terraform_state}"],
+                       unlock_command=self.unlock_command())
+        with contextlib.ExitStack() as stack:
+            if self.is_local:
+                stack.enter_context(emulator_override(self.endpoint_url or "http://localhost:4566",
+                                                      self.terraform_dir))
+                if not remote:
+                    stack.enter_context(local_state_override(self.terraform_dir))
+            else:
+                remove_stale_emulator_override(self.terraform_dir)
+                refuse_unmigrated_state(self.terraform_dir)
             tf.init()
             yield tf
 
+    def remote_backend_config(self) -> list[str]:
+        """-backend-config values for this environment's state in the S3 backend, after a
+        preflight of the bucket (missing, other region or account: one clear line); [] when no
+        backend file exists yet."""
+        path = remote_state.backend_file(self.target, self.terraform_dir)
+        if not path.is_file():
+            return []
+        settings = remote_state.read_settings(path)
+        bucket, region = str(settings["bucket"]), str(settings["region"])
+        s3 = self.session().client("s3", region_name=region, endpoint_url=self.endpoint_url)
+        if remote_state.check_bucket(s3, bucket, region, self.account_id()):
+            pass
+        elif self.is_local:  # a restarted emulator lost the bucket along with every resource
+            print(f"[local] state bucket {bucket} is gone (emulator restarted): creating it again")
+            remote_state.create_bucket(s3, bucket, region)
+        else:
+            raise UserError(f"state bucket {bucket} (from {path}) does not exist: run `invoke "
+                            "bootstrap --target aws` (or fix the bucket name in that file)")
+        values = [str(path), f"key={remote_state.state_key(self.env)}"]
+        if self.is_local:
+            endpoints = path.parent / remote_state.EMULATOR_ENDPOINTS_FILE
+            endpoints.write_text(remote_state.render(
+                remote_state.emulator_settings(self.endpoint_url or ""),
+                "Written on every run: the emulator's current endpoint (not for AWS)."))
+            values.append(str(endpoints))
+        return values
+
+    def account_id(self) -> str | None:
+        """The caller's account (None on the emulator, whose buckets carry no owner check)."""
+        if self.is_local:
+            return None
+        return self.client("sts").get_caller_identity()["Account"]
+
+    def unlock_command(self) -> str:
+        env = "" if self.env == config.DEFAULT_ENV else f" --env {self.env}"
+        return f"invoke unlock --target {self.target}{env} --lock-id {{lock_id}}"
+
     def var_files(self) -> list[Path]:
-        """Emulator profile settings first, then the recorded model (later files win)."""
+        """Emulator profile settings first, then the environment's own settings
+        (terraform/envs/<env>.tfvars.json), then the recorded model (later files win)."""
         files = [self.terraform_dir / "emulator" / "emulator.tfvars.json"] if self.is_local else []
-        return [*files, config.paths(self.target).tfvars_file]
+        if self.env != config.DEFAULT_ENV:
+            files.append(self.terraform_dir / "envs" / f"{self.env}.tfvars.json")
+        return [*files, config.paths(self.target, self.env).tfvars_file]
 
     def base_variables(self) -> dict[str, object]:
         """Variables the tooling always sets; builds the Lambda zip Terraform hashes if stale."""
         build_lambda_zip(self.terraform_dir)
-        return {"region": self.region}
+        variables: dict[str, object] = {"region": self.region}
+        if self.env != config.DEFAULT_ENV:
+            variables["environment"] = self.env
+        return variables
+
+    def recorded_model(self) -> str | None:
+        """The model this working copy recorded for the environment (train/promote), if any."""
+        recorded = config.paths(self.target, self.env).tfvars_file
+        if not recorded.is_file():
+            return None
+        return json.loads(recorded.read_text()).get("model_data_url") or None
+
+    def model_variables(self, tf: Terraform) -> dict[str, object]:
+        """With no model recorded here (a fresh clone, CI, another environment), keep the one
+        the shared state says is live instead of planning the endpoint away; also stops the
+        default environment's auto-loaded tfvars from leaking into another environment."""
+        if self.recorded_model():
+            return {}
+        return {"model_data_url": tf.output().get("model_data_url")}
 
     def variables(self, extra: Mapping[str, object] | None = None):
         """The values Terraform will use (defaults, tfvars, the tooling's), before planning."""
@@ -146,7 +226,7 @@ class Backend:
 
             return reviewed_apply.apply(self, extra)
         with self.terraform() as tf:
-            variables = {**self.base_variables(), **(extra or {})}
+            variables = {**self.base_variables(), **self.model_variables(tf), **(extra or {})}
             try:
                 tf.apply(variables)
             except UserError as err:
@@ -195,6 +275,15 @@ class Backend:
             return True
         except ClientError:
             return False
+
+
+def refuse_unmigrated_state(terraform_dir: Path) -> None:
+    """A state file left in terraform/ (from before remote state) would be ignored by the S3
+    backend and its resources orphaned: stop until bootstrap has migrated it."""
+    local = Path(terraform_dir) / "terraform.tfstate"
+    if remote_state.has_resources(local):
+        raise UserError(f"{local} holds a local Terraform state: run `invoke bootstrap --target "
+                        "aws` to migrate it into the S3 backend (nothing was changed)")
 
 
 def emulator_port() -> int:

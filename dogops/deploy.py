@@ -7,6 +7,9 @@ and registers it, so the emulator's InvokeEndpoint reaches real predictions.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from dogops import config, state
 from dogops.backend import Backend
 from dogops.errors import UserError
@@ -82,9 +85,10 @@ def print_outputs(outputs: dict[str, object]) -> None:
 REVIEW_FILE = config.REPO_ROOT / "build" / "plan-review.md"
 
 
-def plan(backend: Backend, review_file=None) -> bool:
+def plan(backend: Backend, json_out: Path | None = None, review_file: Path | None = None) -> bool:
     """Show the plan with the recorded model and write its Markdown review (changes, policy
-    diffs, hourly costs); True when something would change."""
+    diffs, hourly costs); True when something would change. `json_out` also writes
+    `terraform show -json` of the plan (for the PR comment)."""
     from dogops.plan_review import TrainingRun, render_plan_review, summary
     from dogops.reviewed_apply import prices_for
 
@@ -92,11 +96,17 @@ def plan(backend: Backend, review_file=None) -> bool:
     plan_file = config.paths(backend.target).state_dir / "plan.tfplan"
     try:
         with backend.terraform() as tf:
+            if not model:  # nothing recorded here: plan against what is live (model_variables)
+                model = backend.model_variables(tf).get("model_data_url")
             changed = tf.plan({**backend.base_variables(), "model_data_url": model},
                               out=plan_file)
             plan_json = tf.show_json(plan_file)
     finally:
         plan_file.unlink(missing_ok=True)
+    if json_out is not None:
+        json_out = Path(json_out).resolve()
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(plan_json, indent=1))
     prices = prices_for(backend)
     review_file = review_file or REVIEW_FILE
     review_file.parent.mkdir(parents=True, exist_ok=True)
@@ -130,6 +140,25 @@ def empty_bucket(backend: Backend, bucket: str) -> int:
     return deleted
 
 
+def other_local_envs(backend: Backend) -> list[str]:
+    """Other environments with a recorded model or resources on the emulator (destroying one
+    environment must not stop the emulator under the others)."""
+    from dogops import remote_state
+
+    found = set()
+    envs_dir = config.paths("local").state_dir / "envs"
+    names = sorted(p.name for p in envs_dir.glob("*") if config.ENV_NAME_PATTERN.match(p.name))
+    for name in [config.DEFAULT_ENV, *names]:
+        paths = config.paths("local", name)
+        if paths.state_file.is_file() or remote_state.has_resources(paths.terraform_state):
+            found.add(name)
+    backend_file = remote_state.backend_file("local", backend.terraform_dir)
+    if backend_file.is_file():  # the S3 backend rehearsal: states live in the emulator
+        bucket = str(remote_state.read_settings(backend_file)["bucket"])
+        found.update(remote_state.envs_with_resources(backend.client("s3"), bucket))
+    return sorted(found - {backend.env})
+
+
 def destroy(backend: Backend) -> list[str]:
     """Destroy the stack (bucket emptied first); returns what is left in the state (nothing)."""
     model = state.read_tfvars(backend.target).get("model_data_url")
@@ -143,7 +172,14 @@ def destroy(backend: Backend) -> list[str]:
     if left:
         raise UserError("terraform destroy left resources in the state: " + ", ".join(left), 1)
     state.forget(backend.target)
-    if backend.is_local:
+    others = other_local_envs(backend) if backend.is_local else []
+    if others:  # stop only this environment's endpoint host; the others need the emulator
+        from dogops.local_aws import endpoint_host as local_endpoint
+
+        local_endpoint.stop_host(str(outputs.get("endpoint_name")), config.paths("local").state_dir)
+        config.paths("local", backend.env).terraform_state.unlink(missing_ok=True)
+        print(f"the emulator keeps running: environments {', '.join(others)} still live on it")
+    elif backend.is_local:
         from dogops.backend import emulator_port
         from dogops.local_aws import emulator
 

@@ -21,9 +21,12 @@ from pathlib import Path
 
 from dogops import config
 from dogops.errors import UserError
+from dogops.state_lock import StateLockedError, locked_message, parse_lock_error
 
 EMULATOR_OVERRIDE_SOURCE = Path("emulator") / "providers_override.tf"
 EMULATOR_OVERRIDE_TARGET = Path("emulator_providers_override.tf")
+LOCAL_STATE_OVERRIDE_SOURCE = Path("emulator") / "local_state_override.tf"
+LOCAL_STATE_OVERRIDE_TARGET = Path("emulator_local_state_override.tf")
 DEFAULT_EMULATOR_ENDPOINT = "http://localhost:4566"
 
 
@@ -60,12 +63,29 @@ def emulator_override(endpoint_url: str, root: Path = config.TERRAFORM_DIR) -> I
         target.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def local_state_override(root: Path = config.TERRAFORM_DIR) -> Iterator[Path]:
+    """Replace the root's S3 backend with a local one for one run (emulator runs before
+    `invoke bootstrap`, and the first half of a state migration)."""
+    source = Path(root) / LOCAL_STATE_OVERRIDE_SOURCE
+    target = Path(root) / LOCAL_STATE_OVERRIDE_TARGET
+    if not source.is_file():
+        raise UserError(f"emulator profile missing: {source} does not exist")
+    shutil.copyfile(source, target)
+    try:
+        yield target
+    finally:
+        target.unlink(missing_ok=True)
+
+
 def remove_stale_emulator_override(root: Path = config.TERRAFORM_DIR) -> None:
-    """A left-over override would silently send an AWS run to the emulator: remove it."""
-    target = Path(root) / EMULATOR_OVERRIDE_TARGET
-    if target.exists():
-        print(f"removing stale {target.name} from an interrupted emulator run")
-        target.unlink()
+    """A left-over override would silently send an AWS run to the emulator (or to a local
+    state file instead of the S3 backend): remove it."""
+    for name in (EMULATOR_OVERRIDE_TARGET, LOCAL_STATE_OVERRIDE_TARGET):
+        target = Path(root) / name
+        if target.exists():
+            print(f"removing stale {target.name} from an interrupted emulator run")
+            target.unlink()
 
 
 def run_interruptible(cmd: list[str], env: Mapping[str, str] | None,
@@ -107,6 +127,9 @@ class Terraform:
         data_dir: Path | None = None,
         var_files: Sequence[Path] = (),
         quiet: bool = False,
+        backend_config: Sequence[str] = (),
+        unlock_command: str = "terraform force-unlock {lock_id}",
+        lock_timeout: str | None = None,
     ):
         if shutil.which("terraform") is None:
             raise UserError("terraform is not on PATH: install Terraform >= 1.11")
@@ -118,6 +141,11 @@ class Terraform:
         self.state_file = state_file
         self.var_files = [Path(p) for p in var_files]
         self.quiet = quiet
+        # -backend-config values (files or key=value) for a partial backend block (remote state)
+        self.backend_config = list(backend_config)
+        self.unlock_command = unlock_command
+        # 0s: a second run fails at once naming the lock holder; e.g. "5m" waits for it instead.
+        self.lock_timeout = lock_timeout or os.environ.get("DOGOPS_LOCK_TIMEOUT") or "0s"
         self._temp_files: list[Path] = []
 
     # -- low level -------------------------------------------------------------------------
@@ -154,6 +182,9 @@ class Terraform:
                 path.unlink(missing_ok=True)
             self._temp_files.clear()
         if proc.returncode not in ok_codes:
+            lock = parse_lock_error(proc.stderr or "")
+            if lock is not None:
+                raise StateLockedError(locked_message(lock, self.unlock_command), lock)
             detail = (proc.stderr or "").strip().splitlines()[-15:]
             message = f"terraform {args[0]} failed (exit {proc.returncode})"
             if detail:
@@ -166,32 +197,52 @@ class Terraform:
 
     # -- commands --------------------------------------------------------------------------
     def init(self) -> None:
-        self.run("init", "-input=false", *self._color(), capture=True)
+        # -reconfigure: the backend settings are given in full on every run (one data dir serves
+        # every environment's state key); moving a state between backends is only ever the
+        # explicit migrate_state(), never a side effect of init.
+        self.run("init", "-input=false", "-reconfigure",
+                 *(f"-backend-config={value}" for value in self.backend_config), *self._color(),
+                 capture=True)
+
+    def migrate_state(self, backend_config: Sequence[str]) -> None:
+        """Copy the state of the currently initialised backend into `backend_config`'s
+        (terraform init -migrate-state); the old state is left where it was."""
+        self.run("init", "-input=false", "-migrate-state", "-force-copy",
+                 *(f"-backend-config={value}" for value in backend_config), *self._color(),
+                 capture=True)
+        self.backend_config = list(backend_config)
+
+    def force_unlock(self, lock_id: str) -> None:
+        self.run("force-unlock", "-force", lock_id, capture=True)
+
+    def _lock_args(self) -> list[str]:
+        return [f"-lock-timeout={self.lock_timeout}"]
 
     def plan(self, variables: Mapping[str, object] | None = None,
              out: Path | None = None) -> bool:
-        """True when the plan has changes (terraform -detailed-exitcode); `out` saves it."""
+        """True when the plan has changes (terraform -detailed-exitcode); `out` keeps the plan."""
         out_args = []
         if out is not None:
             Path(out).parent.mkdir(parents=True, exist_ok=True)
             out_args = [f"-out={out}"]
         code, _ = self.run("plan", "-input=false", "-detailed-exitcode", "-lock=true",
-                           *self._color(), *self._state_args(), *self._var_args(variables),
-                           *out_args, ok_codes=(0, 2))
+                           *self._lock_args(), *out_args, *self._color(), *self._state_args(),
+                           *self._var_args(variables), ok_codes=(0, 2))
         return code == 2
 
     def show_json(self, plan_file: Path) -> dict:
-        """`terraform show -json` of a saved plan (the input of the plan review)."""
+        """`terraform show -json` of a saved plan (what reviews and PR comments read)."""
         _, out = self.run("show", "-json", str(plan_file), capture=True)
         return json.loads(out)
 
     def apply_plan(self, plan_file: Path) -> None:
         """Apply exactly a saved (reviewed) plan; Terraform refuses it if the state moved on."""
-        self.run("apply", "-input=false", *self._color(), *self._state_args(), str(plan_file))
+        self.run("apply", "-input=false", *self._lock_args(), *self._color(),
+                 *self._state_args(), str(plan_file))
 
     def apply(self, variables: Mapping[str, object] | None = None) -> None:
-        self.run("apply", "-input=false", "-auto-approve", *self._color(), *self._state_args(),
-                 *self._var_args(variables))
+        self.run("apply", "-input=false", "-auto-approve", *self._lock_args(), *self._color(),
+                 *self._state_args(), *self._var_args(variables))
 
     def forget_resource(self, address: str) -> None:
         """Drop an address from the state (the resource itself is left alone)."""
@@ -203,7 +254,7 @@ class Terraform:
                  address, ident, capture=True)
 
     def destroy(self, variables: Mapping[str, object] | None = None) -> None:
-        self.run("destroy", "-input=false", "-auto-approve", *self._color(),
+        self.run("destroy", "-input=false", "-auto-approve", *self._lock_args(), *self._color(),
                  *self._state_args(), *self._var_args(variables))
 
     def output(self) -> dict[str, object]:

@@ -11,11 +11,13 @@ locals {
   partition  = data.aws_partition.current.partition
 
   policies_dir = "${path.root}/../policies"
-  bucket_name  = coalesce(var.bucket_name, "${var.project_name}-${local.account_id}-${var.region}")
+  # Every name starts with this: environments (var.environment) coexist in one account.
+  name_prefix = var.environment == "" ? var.project_name : "${var.project_name}-${var.environment}"
+  bucket_name = coalesce(var.bucket_name, "${local.name_prefix}-${local.account_id}-${var.region}")
   # Built from the name (not read from the bucket) so policies show their real ARNs in the plan.
   bucket_arn      = "arn:${local.partition}:s3:::${local.bucket_name}"
-  endpoint_name   = "${var.project_name}-endpoint"
-  function_name   = "${var.project_name}-predict"
+  endpoint_name   = "${local.name_prefix}-endpoint"
+  function_name   = "${local.name_prefix}-predict"
   lambda_zip_path = coalesce(var.lambda_zip_path, "${path.root}/../build/lambda_function.zip")
   lambda_log_group_arn = join(":", [
     "arn", local.partition, "logs", var.region, local.account_id, "log-group",
@@ -75,7 +77,7 @@ module "storage" {
 module "iam" {
   source = "./modules/iam"
 
-  name_prefix               = var.project_name
+  name_prefix               = local.name_prefix
   policies_dir              = local.policies_dir
   partition                 = local.partition
   region                    = var.region
@@ -132,7 +134,7 @@ module "training_host" {
   source = "./modules/training_host"
   count  = var.enable_training_host ? 1 : 0
 
-  name_prefix           = var.project_name
+  name_prefix           = local.name_prefix
   instance_type         = var.training_host_instance_type
   ami_id                = var.training_host_ami_id
   ami_ssm_parameter     = var.training_host_ami_ssm_parameter
@@ -145,4 +147,19 @@ module "training_host" {
   root_volume_size_gb   = var.training_host_root_volume_gb
   subnet_id             = var.training_host_subnet_id
   detailed_monitoring   = var.training_host_detailed_monitoring
+}
+
+module "ci_plan_role" {
+  source = "./modules/ci_plan_role"
+  count  = var.enable_github_plan_role ? 1 : 0
+
+  name_prefix       = var.project_name # one role for every environment of the project
+  policies_dir      = local.policies_dir
+  partition         = local.partition
+  region            = var.region
+  account_id        = local.account_id
+  github_repository = var.github_repository
+  github_branch     = var.github_plan_branch
+  oidc_provider_arn = var.github_oidc_provider_arn
+  state_bucket      = var.github_state_bucket
 }

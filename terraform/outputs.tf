@@ -62,3 +62,18 @@ output "training_host_artifact_prefix" {
   description = "S3 prefix the training host uploads its run to, or null when enable_training_host is false."
   value       = one(module.training_host[*].artifact_prefix)
 }
+
+output "model_data_url" {
+  description = "S3 URI of the model archive this configuration serves (null before one is deployed): what `invoke promote` reads as the environment's live model."
+  value       = var.model_data_url
+}
+
+output "environment" {
+  description = "Environment name (\"\" for the default one)."
+  value       = var.environment
+}
+
+output "github_plan_role_arn" {
+  description = "Role the main-branch workflow assumes through OIDC for `invoke plan --target aws` (set it as the repository variable DOGOPS_PLAN_ROLE_ARN), or null when enable_github_plan_role is false."
+  value       = one(module.ci_plan_role[*].role_arn)
+}

@@ -7,6 +7,6 @@ provider "aws" {
     tags = merge(var.tags, {
       Project   = var.project_name
       ManagedBy = "terraform"
-    })
+    }, var.environment == "" ? {} : { Environment = var.environment })
   }
 }

@@ -11,6 +11,24 @@ variable "project_name" {
   }
 }
 
+variable "environment" {
+  description = "Environment name (dev, staging, prod, ...) added to every resource name (<project_name>-<environment>-...) so environments coexist in one account; \"\" (the default) keeps the plain names."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = var.environment == "" || can(regex("^[a-z]([a-z0-9-]{0,14}[a-z0-9])?$", var.environment))
+    error_message = "environment must be \"\" or 1-16 lowercase letters, digits and '-', starting with a letter and not ending with '-'."
+  }
+
+  validation {
+    # <prefix>-endpoint plus the endpoint config's 26-character suffix must fit in 63 characters.
+    condition     = var.environment == "" || length(var.project_name) + length(var.environment) <= 27
+    error_message = "project_name and environment together must be at most 27 characters (SageMaker endpoint config names are limited to 63): use a shorter environment name."
+  }
+}
+
 variable "region" {
   description = "AWS region of the stack."
   type        = string
@@ -375,4 +393,48 @@ variable "training_host_detailed_monitoring" {
   type        = bool
   default     = true
   nullable    = false
+}
+
+# --- CI: read-only plan role for GitHub Actions through OIDC (off by default) ---
+
+variable "enable_github_plan_role" {
+  description = "Create a read-only role that GitHub Actions runs of github_repository on github_plan_branch assume through OIDC to run `invoke plan --target aws` (no long-lived keys)."
+  type        = bool
+  default     = false
+  nullable    = false
+
+  validation {
+    condition     = !var.enable_github_plan_role || (var.github_repository != null && var.github_state_bucket != null)
+    error_message = "enable_github_plan_role needs github_repository (owner/name) and github_state_bucket (the bucket in terraform/aws.s3.tfbackend)."
+  }
+
+  validation {
+    condition     = !var.enable_github_plan_role || var.environment == ""
+    error_message = "Enable the GitHub plan role in the default environment only: one role plans every environment."
+  }
+}
+
+variable "github_repository" {
+  description = "owner/name of the repository whose workflow may assume the plan role."
+  type        = string
+  default     = null
+}
+
+variable "github_plan_branch" {
+  description = "The one branch whose workflow runs may assume the plan role."
+  type        = string
+  default     = "main"
+  nullable    = false
+}
+
+variable "github_oidc_provider_arn" {
+  description = "Existing IAM OIDC provider for token.actions.githubusercontent.com (one per account); null creates it."
+  type        = string
+  default     = null
+}
+
+variable "github_state_bucket" {
+  description = "Terraform state bucket the plan role reads (and locks); see terraform/aws.s3.tfbackend."
+  type        = string
+  default     = null
 }

@@ -4,10 +4,12 @@
 # its own state file, so the main configuration is never edited and emulator state never mixes
 # with AWS state. Terraform merges *_override.tf files into the matching blocks.
 #
-# By hand:
+# By hand (before `invoke bootstrap`; the second override swaps the S3 backend for a local file):
 #   cp emulator/providers_override.tf emulator_providers_override.tf
-#   terraform plan -state=../.dogops/local/terraform.tfstate -var-file=emulator/emulator.tfvars.json
-#   rm emulator_providers_override.tf
+#   cp emulator/local_state_override.tf emulator_local_state_override.tf
+#   terraform init -reconfigure -backend-config=path=../.dogops/local/terraform.tfstate
+#   terraform plan -var-file=emulator/emulator.tfvars.json
+#   rm emulator_providers_override.tf emulator_local_state_override.tf
 provider "aws" {
   # The emulator accepts any credentials; these never reach AWS.
   access_key = "test"

@@ -23,7 +23,7 @@ import requests
 
 from dogops import config
 
-IGNORED = shutil.ignore_patterns(".terraform", "*.tfstate*", "emulator_providers_override.tf",
+IGNORED = shutil.ignore_patterns(".terraform", "*.tfstate*", "emulator_*_override.tf",
                                  "*.auto.tfvars.json", ".terraform.lock.hcl")
 
 
