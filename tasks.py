@@ -151,13 +151,35 @@ def train(c, target=config.DEFAULT_TARGET, instances=1, instance_type="ml.g5.xla
     run_train(request, _backend(target))
 
 
-@task(help={"target": TARGET_HELP})
+@task(help={"target": TARGET_HELP,
+            "model": "model version to deploy (see `invoke models`); default: the recorded one",
+            "force": "deploy --model N even when it is not approved (approves it)"})
 @user_errors
-def deploy(c, target=config.DEFAULT_TARGET):
-    """terraform apply with the recorded model: endpoint + autoscaling + Lambda alias."""
+def deploy(c, target=config.DEFAULT_TARGET, model=None, force=False):
+    """terraform apply with a model version, then verify the endpoint serves it."""
     from dogops.deploy import deploy as run_deploy
 
-    run_deploy(_backend(target))
+    config.check_target(target)
+    run_deploy(_backend(target), model=_int("model", model), force=force)
+
+
+@task(help={"target": TARGET_HELP})
+@user_errors
+def models(c, target=config.DEFAULT_TARGET):
+    """List the model versions (metrics, approval, artifact); the live one is marked *."""
+    from dogops.release import list_models
+
+    print(list_models(_backend(target)))
+
+
+@task(help={"target": TARGET_HELP})
+@user_errors
+def rollback(c, target=config.DEFAULT_TARGET):
+    """Deploy the approved version before the live one (verified like deploy)."""
+    from dogops.deploy import print_outputs
+    from dogops.release import rollback as run_rollback
+
+    print_outputs(run_rollback(_backend(target)))
 
 
 @task(help={"image": "path of a JPEG/PNG image", "url": "http(s) URL of an image",

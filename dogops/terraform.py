@@ -166,3 +166,16 @@ class Terraform:
             return []
         _, out = self.run("state", "list", *self._state_args(), capture=True, ok_codes=(0, 1))
         return [line for line in out.splitlines() if line.strip()]
+
+    def state_rm(self, addresses: Sequence[str]) -> list[str]:
+        """Forget resources without destroying them; returns the addresses that were there."""
+        present = [a for a in addresses if a in self.state_resources()]
+        if present:
+            self.run("state", "rm", *self._state_args(), *present, capture=True)
+        return present
+
+    def import_resource(self, address: str, resource_id: str,
+                        variables: Mapping[str, object] | None = None) -> None:
+        """Adopt an existing object into the state (the configuration needs its variables)."""
+        self.run("import", "-input=false", *self._color(), *self._state_args(),
+                 *self._var_args(variables), address, resource_id, capture=True)

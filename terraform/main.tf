@@ -13,10 +13,12 @@ locals {
   policies_dir = "${path.root}/../policies"
   bucket_name  = coalesce(var.bucket_name, "${var.project_name}-${local.account_id}-${var.region}")
   # Built from the name (not read from the bucket) so policies show their real ARNs in the plan.
-  bucket_arn      = "arn:${local.partition}:s3:::${local.bucket_name}"
-  endpoint_name   = "${var.project_name}-endpoint"
-  function_name   = "${var.project_name}-predict"
-  lambda_zip_path = coalesce(var.lambda_zip_path, "${path.root}/../build/lambda_function.zip")
+  bucket_arn    = "arn:${local.partition}:s3:::${local.bucket_name}"
+  endpoint_name = "${var.project_name}-endpoint"
+  # Endpoint data capture (requests + responses, sampled) lands under this prefix when enabled.
+  data_capture_prefix = "data-capture/"
+  function_name       = "${var.project_name}-predict"
+  lambda_zip_path     = coalesce(var.lambda_zip_path, "${path.root}/../build/lambda_function.zip")
   lambda_log_group_arn = join(":", [
     "arn", local.partition, "logs", var.region, local.account_id, "log-group",
     "/aws/lambda/${local.function_name}",
@@ -85,6 +87,7 @@ module "iam" {
   lambda_log_group_arn      = local.lambda_log_group_arn
   ecr_repository_arns       = local.ecr_repository_arns
   create_training_host_role = var.enable_training_host
+  data_capture_prefix       = var.data_capture_sampling_percent > 0 ? local.data_capture_prefix : null
 }
 
 module "endpoint" {
@@ -102,6 +105,19 @@ module "endpoint" {
   target_invocations_per_instance = var.target_invocations_per_instance
   scale_in_cooldown               = var.scale_in_cooldown
   scale_out_cooldown              = var.scale_out_cooldown
+
+  # Model lifecycle (docs/terraform.md, "Model rollouts"): guarded blue/green rollouts that roll
+  # back on the monitoring module's alarms, the live fleet size kept, optional data capture.
+  initial_instance_count        = var.endpoint_initial_instance_count
+  deployment_guardrails         = var.deployment_guardrails
+  rollout_traffic               = var.rollout_traffic
+  rollout_step_percent          = var.rollout_step_percent
+  rollout_wait_s                = var.rollout_wait_s
+  rollout_termination_wait_s    = var.rollout_termination_wait_s
+  rollout_max_execution_s       = var.rollout_max_execution_s
+  rollback_alarm_names          = var.enable_monitoring ? module.monitoring[0].rollback_alarm_names : []
+  data_capture_s3_uri           = var.data_capture_sampling_percent > 0 ? "s3://${local.bucket_name}/${local.data_capture_prefix}" : null
+  data_capture_sampling_percent = max(var.data_capture_sampling_percent, 1)
 
   # The model's role must be able to read the archive and pull the image before SageMaker tries.
   depends_on = [module.iam]
@@ -144,4 +160,20 @@ module "training_host" {
   root_volume_size_gb   = var.training_host_root_volume_gb
   subnet_id             = var.training_host_subnet_id
   detailed_monitoring   = var.training_host_detailed_monitoring
+}
+
+module "monitoring" {
+  source = "./modules/monitoring"
+  count  = var.enable_monitoring ? 1 : 0
+
+  endpoint_name             = local.endpoint_name
+  function_name             = local.function_name
+  region                    = var.region
+  period_s                  = var.alarm_period_s
+  endpoint_5xx_errors       = var.alarm_endpoint_5xx_errors
+  endpoint_latency_p99_ms   = var.alarm_endpoint_latency_p99_ms
+  endpoint_4xx_rate_percent = var.alarm_endpoint_4xx_rate_percent
+  lambda_duration_p99_ms    = var.alarm_lambda_duration_p99_ms
+  create_topic              = var.create_alarm_topic
+  alarm_emails              = var.alarm_emails
 }

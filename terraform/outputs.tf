@@ -62,3 +62,23 @@ output "training_host_artifact_prefix" {
   description = "S3 prefix the training host uploads its run to, or null when enable_training_host is false."
   value       = one(module.training_host[*].artifact_prefix)
 }
+
+output "endpoint_config_name" {
+  description = "Endpoint config the endpoint should be on after this apply (the deploy verifies it), or null."
+  value       = one(module.endpoint[*].endpoint_config_name)
+}
+
+output "rollback_alarm_names" {
+  description = "Alarms that roll a model rollout back."
+  value       = var.enable_monitoring ? module.monitoring[0].rollback_alarm_names : []
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard of the endpoint and Lambda, or null."
+  value       = one(module.monitoring[*].dashboard_name)
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms notify, or null."
+  value       = one(module.monitoring[*].topic_arn)
+}
