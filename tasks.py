@@ -160,7 +160,8 @@ def deploy(c, target=config.DEFAULT_TARGET, model=None, force=False):
     from dogops.deploy import deploy as run_deploy
 
     config.check_target(target)
-    run_deploy(_backend(target), model=_int("model", model), force=force)
+    version = _int("model", model)  # bad input fails before anything starts
+    run_deploy(_backend(target), model=version, force=force)
 
 
 @task(help={"target": TARGET_HELP})

@@ -173,21 +173,29 @@ def deploy(backend: Backend, model: int | None = None, force: bool = False,
     check_artifact(backend.client("s3"), version.model_data_url)
     live = live_endpoint(sm, endpoint_name) if outputs.get("endpoint_deployed") else None
     variables: dict[str, object] = {"model_data_url": version.model_data_url}
-    if live and live.instance_count:
+    if live and live.instance_count and live.model_data_url != version.model_data_url:
         # keep an autoscaled fleet at its current size through the rollout (the new config's
-        # initial count would otherwise reset it to min_capacity)
+        # initial count would otherwise reset it to min_capacity); only with a new model, so an
+        # unchanged deploy does not replace the config because autoscaling moved
         variables["endpoint_initial_instance_count"] = live.instance_count
-    rollout = live is not None and live.model_data_url != version.model_data_url
     print(f"[{backend.target}] deploying v{version.number}: {version.model_data_url}"
-          + (f" (live: {live.model_data_url})" if rollout else ""))
+          + (f" (live: {live.model_data_url})" if live else ""))
     with backend.terraform() as tf:
-        if rollout:
-            tf.state_rm([MODEL_ADDRESS, CONFIG_ADDRESS])  # see the module docstring
+        detached: list[str] = []
+        if live is not None:  # a replaced config means an UpdateEndpoint: a guarded rollout
+            planned = tf.planned_actions({**backend.base_variables(), **variables})
+            detached = [a for a in (MODEL_ADDRESS, CONFIG_ADDRESS)
+                        if "delete" in planned.get(a, [])]
+            if CONFIG_ADDRESS in detached:
+                tf.state_rm(detached)  # see the module docstring
+            else:
+                detached = []
+        rollout = bool(detached)
         try:
             tf.apply({**backend.base_variables(), **variables})
-        except UserError:
+        except BaseException:  # failed or interrupted: the state must match the endpoint again
             if rollout:
-                _restore(backend, tf, sm, endpoint_name, live)
+                _restore(backend, tf, sm, endpoint_name, live, detached)
             raise
         outputs = tf.output()
         planned_config = str(outputs.get("endpoint_config_name") or "")
@@ -197,7 +205,7 @@ def deploy(backend: Backend, model: int | None = None, force: bool = False,
                                    or described["EndpointConfigName"] != planned_config)
         if rolled_back:
             reason = described.get("FailureReason") or described["EndpointStatus"]
-            _restore(backend, tf, sm, endpoint_name, live)
+            _restore(backend, tf, sm, endpoint_name, live, detached)
             previous = reg.find(live.model_data_url)
             reg.set_status(version, registry.REJECTED, f"rolled back by SageMaker: {reason}"[:1000])
             _record(backend.target, previous, live.model_data_url, "rolled back", str(reason))
@@ -214,7 +222,7 @@ def deploy(backend: Backend, model: int | None = None, force: bool = False,
         serve_locally(backend, endpoint_name, version.model_data_url, planned_model)
     _verify_identity(backend, endpoint_name, planned_model)
     if rollout:
-        _retire(sm, live)
+        _retire(sm, live, detached)
     state_vars = {**variables}
     _write_tfvars(backend.target, state_vars)
     _record(backend.target, version, version.model_data_url, "deployed", "")
@@ -239,17 +247,21 @@ def _verify_identity(backend: Backend, endpoint_name: str, planned_model: str) -
         print(f"verified: the endpoint answers as {answered}")
 
 
-def _restore(backend: Backend, tf, sm, endpoint_name: str, live: LiveEndpoint) -> None:
-    """After a failed or rolled-back rollout: the state describes what the endpoint runs."""
+def _restore(backend: Backend, tf, sm, endpoint_name: str, live: LiveEndpoint,
+             detached: list[str]) -> None:
+    """After a failed or rolled-back rollout: the state describes what the endpoint runs (the
+    detached live pair re-imported, the new pair deleted), and the tfvars name the live model."""
     now = live_endpoint(sm, endpoint_name)
     if now is None or now.config_name != live.config_name:
-        return  # the endpoint did move (or is gone): leave Terraform's view as it is
-    tf.state_rm([MODEL_ADDRESS, CONFIG_ADDRESS])
+        print("note: the endpoint left its previous config; Terraform's state is kept as applied")
+        return
+    tf.state_rm(detached)
     for_import = {**backend.base_variables(), "model_data_url": live.model_data_url}
     if live.instance_count:
         for_import["endpoint_initial_instance_count"] = live.instance_count
-    tf.import_resource(MODEL_ADDRESS, live.model_name, for_import)
-    tf.import_resource(CONFIG_ADDRESS, live.config_name, for_import)
+    names = {MODEL_ADDRESS: live.model_name, CONFIG_ADDRESS: live.config_name}
+    for address in detached:
+        tf.import_resource(address, names[address], for_import)
     _delete_unused(sm, endpoint_name, live)
     _write_tfvars(backend.target, for_import)
 
@@ -267,24 +279,29 @@ def _delete_unused(sm, endpoint_name: str, live: LiveEndpoint) -> None:
                 sm.delete_endpoint_config(EndpointConfigName=name)
             except ClientError:
                 pass
+    in_use = {v["ModelName"] for v in sm.describe_endpoint_config(
+        EndpointConfigName=live.config_name)["ProductionVariants"]}
     for name in (m["ModelName"] for m in models["Models"]):
-        if name != live.model_name:
+        if name != live.model_name and name not in in_use:
             try:
                 sm.delete_model(ModelName=name)
             except ClientError:
                 pass
 
 
-def _retire(sm, old: LiveEndpoint) -> None:
-    """After a verified rollout: delete the detached old config and model."""
+def _retire(sm, old: LiveEndpoint, detached: list[str]) -> None:
+    """After a verified rollout: delete the detached old config (and model, when replaced)."""
     from botocore.exceptions import ClientError
 
-    for call, kwargs in ((sm.delete_endpoint_config, {"EndpointConfigName": old.config_name}),
-                         (sm.delete_model, {"ModelName": old.model_name})):
-        try:
-            call(**kwargs)
-        except ClientError:
-            pass
+    calls = {CONFIG_ADDRESS: (sm.delete_endpoint_config, {"EndpointConfigName": old.config_name}),
+             MODEL_ADDRESS: (sm.delete_model, {"ModelName": old.model_name})}
+    for address in (CONFIG_ADDRESS, MODEL_ADDRESS):
+        if address in detached:
+            call, kwargs = calls[address]
+            try:
+                call(**kwargs)
+            except ClientError as err:
+                print(f"note: could not delete the previous {address.rsplit('.', 2)[-2]}: {err}")
 
 
 def _write_tfvars(target: str, variables: Mapping[str, object]) -> None:

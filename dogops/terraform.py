@@ -179,3 +179,17 @@ class Terraform:
         """Adopt an existing object into the state (the configuration needs its variables)."""
         self.run("import", "-input=false", *self._color(), *self._state_args(),
                  *self._var_args(variables), address, resource_id, capture=True)
+
+    def planned_actions(self, variables: Mapping[str, object] | None = None) -> dict[str, list]:
+        """{resource address: planned actions} of a plan (e.g. ["create", "delete"] for a
+        create-before-destroy replacement); nothing is applied."""
+        fd, plan_file = tempfile.mkstemp(prefix="dogops-", suffix=".tfplan")
+        os.close(fd)
+        try:
+            self.run("plan", "-input=false", "-lock=true", f"-out={plan_file}", *self._color(),
+                     *self._state_args(), *self._var_args(variables), capture=True)
+            _, out = self.run("show", "-json", plan_file, capture=True)
+        finally:
+            Path(plan_file).unlink(missing_ok=True)
+        changes = json.loads(out or "{}").get("resource_changes", [])
+        return {c["address"]: list(c["change"]["actions"]) for c in changes}

@@ -102,3 +102,28 @@ def test_archive_is_checked_before_apply(s3_bucket):
                   Body=_archive({"model.pth": b"w", "model_config.json": b"{}"}))
     with pytest.raises(UserError, match="lacks code/inference.py"):
         check_artifact(s3, f"s3://{bucket}/nocode/model.tar.gz")
+
+
+def test_deploy_resolves_approved_versions_and_needs_force_for_others(sm, state_root, capsys):
+    from dogops import state
+    from dogops.backend import Backend
+    from dogops.release import resolve_version
+
+    reg = registry.Registry(sm, "dog-breeds-models")
+    good = reg.register("s3://b/1/model.tar.gz", IMAGE, {"test_accuracy": 0.9}, {}, True, "ok")
+    worse = reg.register("s3://b/2/model.tar.gz", IMAGE, {"test_accuracy": 0.8}, {}, False,
+                         "test_accuracy 0.8000 is worse than live v1's 0.9000")
+    backend = Backend("local")
+    state.record_model("local", worse.model_data_url)  # what `train` recorded last
+    assert resolve_version(backend, reg, None, False, IMAGE).number == good.number
+    assert "v2 is PendingManualApproval" in capsys.readouterr().out
+    with pytest.raises(UserError, match="v2 is PendingManualApproval .*add --force"):
+        resolve_version(backend, reg, 2, False, IMAGE)
+    assert resolve_version(backend, reg, 2, True, IMAGE).number == 2
+    assert reg.get(2).approved and "approved by hand" in reg.get(2).description
+    reg.set_status(reg.get(2), registry.REJECTED, "rolled back by SageMaker")
+    with pytest.raises(UserError, match="v2 was rejected"):
+        resolve_version(backend, reg, 2, False, IMAGE)
+    state.record_model("local", "s3://b/ec2/model.tar.gz")  # e.g. ec2-train: not a version yet
+    fresh = resolve_version(backend, reg, None, False, IMAGE)
+    assert fresh.number == 3 and fresh.approved and fresh.model_data_url == "s3://b/ec2/model.tar.gz"

@@ -7,12 +7,23 @@
 #
 # Guarded rollout: with deployment_guardrails the update is blue/green with canary or linear
 # traffic shifting and rolls back on its own when a rollback alarm fires (docs/terraform.md,
-# "Model rollouts"). The tooling (dogops/release.py) detaches the live model and config from the
-# state during a rollout so a rolled-back update never loses the config the endpoint still uses.
+# "Model rollouts"). The tooling (dogops/release.py) detaches the model/config being replaced from
+# the state during a rollout so a rolled-back update never loses the config the endpoint uses.
 
 locals {
   variant_name = "AllTraffic"
-  model_hash   = substr(sha256("${var.model_data_url}|${var.inference_image_uri}"), 0, 12)
+  # A model created outside the SageMaker SDK must name its handler module itself; the archive
+  # carries it under code/ (docs/DESIGN.md, "Model artifact").
+  container_environment = {
+    SAGEMAKER_PROGRAM             = "inference.py"
+    SAGEMAKER_SUBMIT_DIRECTORY    = "/opt/ml/model/code"
+    SAGEMAKER_REGION              = var.region
+    SAGEMAKER_CONTAINER_LOG_LEVEL = "20"
+  }
+  # Everything that forces a new model is in the name: a replacement with create-before-destroy
+  # must never reuse the old name (CreateModel would fail: the old model still exists).
+  model_hash = substr(sha256(join("|", [var.model_data_url, var.inference_image_uri,
+  jsonencode(local.container_environment)])), 0, 12)
   # SageMaker names are at most 63 characters.
   model_name = "${substr(var.endpoint_name, 0, 63 - 13)}-${local.model_hash}"
 
@@ -32,16 +43,9 @@ resource "aws_sagemaker_model" "this" {
   primary_container {
     image          = var.inference_image_uri
     model_data_url = var.model_data_url
-    environment = {
-      # A model created outside the SageMaker SDK must name its handler module itself; the
-      # archive carries it under code/ (docs/DESIGN.md, "Model artifact").
-      SAGEMAKER_PROGRAM             = "inference.py"
-      SAGEMAKER_SUBMIT_DIRECTORY    = "/opt/ml/model/code"
-      SAGEMAKER_REGION              = var.region
-      SAGEMAKER_CONTAINER_LOG_LEVEL = "20"
-      # The serving handler echoes it, so a deploy can check who answers (dogops/release.py).
-      MODEL_VERSION = local.model_name
-    }
+    # MODEL_VERSION: the serving handler echoes it, so a deploy can check who answers
+    # (dogops/release.py).
+    environment = merge(local.container_environment, { MODEL_VERSION = local.model_name })
   }
 
   lifecycle {
