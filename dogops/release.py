@@ -191,6 +191,10 @@ def deploy(backend: Backend, model: int | None = None, force: bool = False,
             else:
                 detached = []
         rollout = bool(detached)
+        if rollout and not backend.is_local:
+            print(f"[aws] blue/green rollout: a second fleet of {live.instance_count or 1} "
+                  "instance(s) runs, and is billed, beside the live one until the rollout ends "
+                  "(docs/terraform.md, 'The rollout timeline on AWS')")
         try:
             tf.apply({**backend.base_variables(), **variables})
         except BaseException:  # failed or interrupted: the state must match the endpoint again
@@ -216,6 +220,10 @@ def deploy(backend: Backend, model: int | None = None, force: bool = False,
         if described["EndpointStatus"] != "InService":
             raise UserError(f"endpoint {endpoint_name} is {described['EndpointStatus']}: "
                             f"{described.get('FailureReason', 'no reason given')}", 1)
+        if described["EndpointConfigName"] != planned_config:
+            raise UserError(f"endpoint {endpoint_name} is on config "
+                            f"{described['EndpointConfigName']}, not the planned {planned_config}"
+                            ": run `invoke plan` to see the difference", 1)
     if backend.is_local:
         from dogops.deploy import serve_locally
 
@@ -223,8 +231,7 @@ def deploy(backend: Backend, model: int | None = None, force: bool = False,
     _verify_identity(backend, endpoint_name, planned_model)
     if rollout:
         _retire(sm, live, detached)
-    state_vars = {**variables}
-    _write_tfvars(backend.target, state_vars)
+    _write_tfvars(backend.target, variables)
     _record(backend.target, version, version.model_data_url, "deployed", "")
     print(f"v{version.number} is live on {endpoint_name} (config {planned_config})")
     return outputs
