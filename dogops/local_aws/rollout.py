@@ -255,11 +255,22 @@ def start(sagemaker_backend: Any, endpoint: Any, config_name: str,
         return False
     endpoint.endpoint_status = "Updating"
     endpoint.failure_reason = None
-    thread = threading.Thread(target=_run, name=f"rollout-{endpoint.endpoint_name}", daemon=True,
+    thread = threading.Thread(target=_guarded, name=f"rollout-{endpoint.endpoint_name}", daemon=True,
                               args=(sagemaker_backend, endpoint, config_name, deployment_config,
                                     state_dir))
     thread.start()
     return True
+
+
+def _guarded(backend: Any, endpoint: Any, config_name: str, deployment_config: dict | None,
+             state_dir: Path) -> None:
+    """Never leave the endpoint `Updating` forever: an engine fault rolls back, with the cause."""
+    try:
+        _run(backend, endpoint, config_name, deployment_config, state_dir)
+    except Exception as err:  # reported as the endpoint's FailureReason
+        log.exception("rollout of %s failed", endpoint.endpoint_name)
+        _roll_back(endpoint, endpoint.endpoint_name, state_dir,
+                   f"emulator rollout error: {type(err).__name__}: {err}")
 
 
 def _run(backend: Any, endpoint: Any, config_name: str, deployment_config: dict | None,
