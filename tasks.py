@@ -183,15 +183,41 @@ def report(c, target=config.DEFAULT_TARGET, job=None, region=None, env=None):
     print(describe(fetch_report(_backend(target, region=region), job)))
 
 
-@task(help={"target": TARGET_HELP, "region": REGION_HELP, "yes": YES_HELP, "env": ENV_HELP})
+@task(help={"target": TARGET_HELP, "region": REGION_HELP, "yes": YES_HELP, "env": ENV_HELP,
+            "model": "model version to deploy (see `invoke models`); default: the recorded one",
+            "force": "deploy --model N even when it is not approved (approves it)"})
 @user_errors
-def deploy(c, target=config.DEFAULT_TARGET, region=None, yes=False, env=None):
-    """terraform apply with the recorded model: endpoint + autoscaling + Lambda alias.
+def deploy(c, target=config.DEFAULT_TARGET, region=None, yes=False, env=None, model=None,
+           force=False):
+    """terraform apply with a model version, then verify the endpoint serves it.
     AWS: preflight, then the plan with its hourly cost, then a confirmation (--yes for CI)."""
     from dogops.deploy import deploy as run_deploy
 
+    config.check_target(target)
+    version = _int("model", model)  # bad input fails before anything starts
     _select_env(env)
-    run_deploy(_backend(target, region=region, yes=yes))
+    run_deploy(_backend(target, region=region, yes=yes), model=version, force=force)
+
+
+@task(help={"target": TARGET_HELP, "region": REGION_HELP, "env": ENV_HELP})
+@user_errors
+def models(c, target=config.DEFAULT_TARGET, region=None, env=None):
+    """List the model versions (metrics, approval, artifact); the live one is marked *."""
+    from dogops.release import list_models
+
+    _select_env(env)
+    print(list_models(_backend(target, region=region)))
+
+
+@task(help={"target": TARGET_HELP, "region": REGION_HELP, "yes": YES_HELP, "env": ENV_HELP})
+@user_errors
+def rollback(c, target=config.DEFAULT_TARGET, region=None, yes=False, env=None):
+    """Deploy the approved version before the live one (verified like deploy)."""
+    from dogops.deploy import print_outputs
+    from dogops.release import rollback as run_rollback
+
+    _select_env(env)
+    print_outputs(run_rollback(_backend(target, region=region, yes=yes)))
 
 
 @task(help={"image": "path of a JPEG/PNG image", "url": "http(s) URL of an image",

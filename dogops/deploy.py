@@ -27,16 +27,17 @@ def recorded_model(target: str) -> str:
     return str(url)
 
 
-def deploy(backend: Backend) -> dict[str, object]:
-    model_data_url = recorded_model(backend.target)
-    if backend.is_local:
+def deploy(backend: Backend, model: int | None = None, force: bool = False) -> dict[str, object]:
+    """Apply the chosen model version and verify it (see dogops.release)."""
+    from dogops.release import deploy as release
+
+    if backend.is_local and model is None:
         from dogops.train import artifact_exists
 
-        if not artifact_exists(backend.client("s3"), model_data_url):
-            restore_local_artifact(backend, model_data_url)
-    outputs = backend.apply({"model_data_url": model_data_url})
-    if backend.is_local:
-        serve_locally(backend, str(outputs["endpoint_name"]), model_data_url)
+        recorded = state.read_tfvars(backend.target).get("model_data_url")
+        if recorded and not artifact_exists(backend.client("s3"), recorded):
+            restore_local_artifact(backend, recorded)
+    outputs = release(backend, model=model, force=force)
     print_outputs(outputs)
     return outputs
 
@@ -57,13 +58,20 @@ def restore_local_artifact(backend: Backend, model_data_url: str) -> None:
     backend.client("s3").upload_file(str(archive), bucket, key)
 
 
-def serve_locally(backend: Backend, endpoint_name: str, model_data_url: str) -> None:
-    """Run (or keep) the local endpoint host for this model and route the endpoint to it."""
+def serve_locally(backend: Backend, endpoint_name: str, model_data_url: str,
+                  model_name: str | None = None) -> None:
+    """Run (or keep) the local endpoint host for this model and route the endpoint to it.
+
+    The host gets the SageMaker model's container environment (e.g. MODEL_VERSION), as the
+    serving container does."""
     from dogops.local_aws import endpoint_host as local_endpoint
 
+    env = backend.client_environment()
+    if model_name:
+        container = backend.client("sagemaker").describe_model(ModelName=model_name)
+        env.update((container.get("PrimaryContainer") or {}).get("Environment") or {})
     info = local_endpoint.start_host(endpoint_name, model_data_url,
-                                     state_dir=config.paths("local").state_dir,
-                                     env=backend.client_environment())
+                                     state_dir=config.paths("local").state_dir, env=env)
     print(f"local endpoint host for {endpoint_name}: {info.url} (pid {info.pid})")
 
 

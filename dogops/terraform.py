@@ -248,11 +248,6 @@ class Terraform:
         """Drop an address from the state (the resource itself is left alone)."""
         self.run("state", "rm", *self._state_args(), address, capture=True)
 
-    def import_resource(self, address: str, ident: str,
-                        variables: Mapping[str, object] | None = None) -> None:
-        self.run("import", "-input=false", *self._state_args(), *self._var_args(variables),
-                 address, ident, capture=True)
-
     def destroy(self, variables: Mapping[str, object] | None = None) -> None:
         self.run("destroy", "-input=false", "-auto-approve", *self._lock_args(), *self._color(),
                  *self._state_args(), *self._var_args(variables))
@@ -269,3 +264,30 @@ class Terraform:
             return []
         _, out = self.run("state", "list", *self._state_args(), capture=True, ok_codes=(0, 1))
         return [line for line in out.splitlines() if line.strip()]
+
+    def state_rm(self, addresses: Sequence[str]) -> list[str]:
+        """Forget resources without destroying them; returns the addresses that were there."""
+        present = [a for a in addresses if a in self.state_resources()]
+        if present:
+            self.run("state", "rm", *self._state_args(), *present, capture=True)
+        return present
+
+    def import_resource(self, address: str, resource_id: str,
+                        variables: Mapping[str, object] | None = None) -> None:
+        """Adopt an existing object into the state (the configuration needs its variables)."""
+        self.run("import", "-input=false", *self._color(), *self._state_args(),
+                 *self._var_args(variables), address, resource_id, capture=True)
+
+    def planned_actions(self, variables: Mapping[str, object] | None = None) -> dict[str, list]:
+        """{resource address: planned actions} of a plan (e.g. ["create", "delete"] for a
+        create-before-destroy replacement); nothing is applied."""
+        fd, plan_file = tempfile.mkstemp(prefix="dogops-", suffix=".tfplan")
+        os.close(fd)
+        try:
+            self.run("plan", "-input=false", "-lock=true", f"-out={plan_file}", *self._color(),
+                     *self._state_args(), *self._var_args(variables), capture=True)
+            _, out = self.run("show", "-json", plan_file, capture=True)
+        finally:
+            Path(plan_file).unlink(missing_ok=True)
+        changes = json.loads(out or "{}").get("resource_changes", [])
+        return {c["address"]: list(c["change"]["actions"]) for c in changes}

@@ -146,6 +146,9 @@ def train(request: TrainRequest, backend: Backend | None = None) -> str:
     state.record_model(request.target, url, fingerprint=fingerprint, inputs=inputs,
                        job_name=job_name, instances=request.instances,
                        trained_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **record)
+    from dogops.registry import register_trained
+
+    register_trained(backend, request.target)  # a model version (SageMaker Model Registry)
     print(f"trained in {time.monotonic() - started:.0f} s: {url}")
     print(f"recorded for deploy in {config.paths(request.target).tfvars_file}")
     return url

@@ -19,6 +19,8 @@ locals {
   endpoint_name   = "${local.name_prefix}-endpoint"
   function_name   = "${local.name_prefix}-predict"
   lambda_zip_path = coalesce(var.lambda_zip_path, "${path.root}/../build/lambda_function.zip")
+  # Endpoint data capture (requests + responses, sampled) lands under this prefix when enabled.
+  data_capture_prefix = "data-capture/"
   lambda_log_group_arn = join(":", [
     "arn", local.partition, "logs", var.region, local.account_id, "log-group",
     "/aws/lambda/${local.function_name}",
@@ -87,6 +89,7 @@ module "iam" {
   lambda_log_group_arn      = local.lambda_log_group_arn
   ecr_repository_arns       = local.ecr_repository_arns
   create_training_host_role = var.enable_training_host
+  data_capture_prefix       = var.data_capture_sampling_percent > 0 ? local.data_capture_prefix : null
 }
 
 module "endpoint" {
@@ -104,6 +107,19 @@ module "endpoint" {
   target_invocations_per_instance = var.target_invocations_per_instance
   scale_in_cooldown               = var.scale_in_cooldown
   scale_out_cooldown              = var.scale_out_cooldown
+
+  # Model lifecycle (docs/terraform.md, "Model rollouts"): guarded blue/green rollouts that roll
+  # back on the monitoring module's alarms, the live fleet size kept, optional data capture.
+  initial_instance_count        = var.endpoint_initial_instance_count
+  deployment_guardrails         = var.deployment_guardrails
+  rollout_traffic               = var.rollout_traffic
+  rollout_step_percent          = var.rollout_step_percent
+  rollout_wait_s                = var.rollout_wait_s
+  rollout_termination_wait_s    = var.rollout_termination_wait_s
+  rollout_max_execution_s       = var.rollout_max_execution_s
+  rollback_alarm_names          = var.enable_monitoring ? module.monitoring[0].rollback_alarm_names : []
+  data_capture_s3_uri           = var.data_capture_sampling_percent > 0 ? "s3://${local.bucket_name}/${local.data_capture_prefix}" : null
+  data_capture_sampling_percent = max(var.data_capture_sampling_percent, 1)
 
   # The model's role must be able to read the archive and pull the image before SageMaker tries.
   depends_on = [module.iam]
@@ -162,4 +178,20 @@ module "ci_plan_role" {
   github_branch     = var.github_plan_branch
   oidc_provider_arn = var.github_oidc_provider_arn
   state_bucket      = var.github_state_bucket
+}
+
+module "monitoring" {
+  source = "./modules/monitoring"
+  count  = var.enable_monitoring ? 1 : 0
+
+  endpoint_name             = local.endpoint_name
+  function_name             = local.function_name
+  region                    = var.region
+  period_s                  = var.alarm_period_s
+  endpoint_5xx_errors       = var.alarm_endpoint_5xx_errors
+  endpoint_latency_p99_ms   = var.alarm_endpoint_latency_p99_ms
+  endpoint_4xx_rate_percent = var.alarm_endpoint_4xx_rate_percent
+  lambda_duration_p99_ms    = var.alarm_lambda_duration_p99_ms
+  create_topic              = var.create_alarm_topic
+  alarm_emails              = var.alarm_emails
 }

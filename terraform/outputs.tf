@@ -77,3 +77,23 @@ output "github_plan_role_arn" {
   description = "Role the main-branch workflow assumes through OIDC for `invoke plan --target aws` (set it as the repository variable DOGOPS_PLAN_ROLE_ARN), or null when enable_github_plan_role is false."
   value       = one(module.ci_plan_role[*].role_arn)
 }
+
+output "endpoint_config_name" {
+  description = "Endpoint config the endpoint should be on after this apply (the deploy verifies it), or null."
+  value       = one(module.endpoint[*].endpoint_config_name)
+}
+
+output "rollback_alarm_names" {
+  description = "Alarms that roll a model rollout back."
+  value       = var.enable_monitoring ? module.monitoring[0].rollback_alarm_names : []
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard of the endpoint and Lambda, or null."
+  value       = one(module.monitoring[*].dashboard_name)
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms notify, or null."
+  value       = one(module.monitoring[*].topic_arn)
+}

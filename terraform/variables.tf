@@ -438,3 +438,106 @@ variable "github_state_bucket" {
   type        = string
   default     = null
 }
+
+# --- model lifecycle: rollouts, alarms, data capture (docs/terraform.md, "Model rollouts") ---
+
+variable "endpoint_initial_instance_count" {
+  description = "Instance count of a new endpoint config. The tooling sets it to the live fleet size during a rollout, so autoscaling's count survives it; null = min_capacity."
+  type        = number
+  default     = null
+}
+
+variable "deployment_guardrails" {
+  description = "Roll new models out blue/green with traffic shifting and automatic rollback on the rollback alarms."
+  type        = bool
+  default     = true
+}
+
+variable "rollout_traffic" {
+  description = "Traffic shifting of a rollout: canary, linear or all_at_once."
+  type        = string
+  default     = "canary"
+}
+
+variable "rollout_step_percent" {
+  description = "Canary size, or linear step, in percent of the fleet's capacity."
+  type        = number
+  default     = 10
+}
+
+variable "rollout_wait_s" {
+  description = "Baking period after each traffic step, in seconds."
+  type        = number
+  default     = 300
+}
+
+variable "rollout_termination_wait_s" {
+  description = "Final baking period with all traffic on the new model before the old fleet goes, in seconds."
+  type        = number
+  default     = 300
+}
+
+variable "rollout_max_execution_s" {
+  description = "Upper bound of a whole rollout in seconds (600-28800)."
+  type        = number
+  default     = 3600
+}
+
+variable "enable_monitoring" {
+  description = "CloudWatch alarms (endpoint 5XX, p99 latency, 4XX rate; Lambda errors, throttles, p99 duration) and a dashboard. The 5XX and latency alarms are the rollout's rollback alarms."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_period_s" {
+  description = "Alarm period in seconds."
+  type        = number
+  default     = 60
+}
+
+variable "alarm_endpoint_5xx_errors" {
+  description = "Endpoint 5XX errors per period that raise the alarm."
+  type        = number
+  default     = 1
+}
+
+variable "alarm_endpoint_latency_p99_ms" {
+  description = "Endpoint p99 ModelLatency (ms) that raises the alarm."
+  type        = number
+  default     = 2000
+}
+
+variable "alarm_endpoint_4xx_rate_percent" {
+  description = "Percent of endpoint invocations answered 4XX that raises the alarm."
+  type        = number
+  default     = 10
+}
+
+variable "alarm_lambda_duration_p99_ms" {
+  description = "Lambda p99 duration (ms) that raises the alarm."
+  type        = number
+  default     = 5000
+}
+
+variable "create_alarm_topic" {
+  description = "Create an SNS topic every alarm notifies."
+  type        = bool
+  default     = false
+}
+
+variable "alarm_emails" {
+  description = "E-mail addresses subscribed to the alarm topic."
+  type        = list(string)
+  default     = []
+}
+
+variable "data_capture_sampling_percent" {
+  description = "Endpoint data capture: percent of requests (and responses) stored under s3://<bucket>/data-capture/. 0 = off (the default: captured images are user data with storage cost; see docs/terraform.md)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.data_capture_sampling_percent >= 0 && var.data_capture_sampling_percent <= 100 && floor(var.data_capture_sampling_percent) == var.data_capture_sampling_percent
+    error_message = "data_capture_sampling_percent must be a whole number from 0 to 100."
+  }
+}

@@ -13,6 +13,7 @@ import binascii
 import io
 import json
 import logging
+import os
 import sys
 import warnings
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ JSON = "application/json"
 IMAGE_TYPES = ("image/jpeg", "image/png", "application/x-image")
 ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "BMP", "GIF"}
 MAX_TOP_K = 20
+# Set by Terraform in the model's environment (the SageMaker model name); echoed in answers.
+MODEL_VERSION = os.environ.get("MODEL_VERSION", "")
 Image.MAX_IMAGE_PIXELS = LIMITS.max_pixels  # PIL's own bomb guard as a second line
 
 
@@ -256,4 +259,6 @@ def output_fn(prediction: dict, accept=None, context=None):
     offered = [part.split(";", 1)[0].strip().lower() for part in (accept or JSON).split(",")]
     if not {JSON, "*/*", "application/*"} & set(offered):
         raise InferenceError(406, f"unsupported accept type {accept!r}; use {JSON}")
+    if MODEL_VERSION and isinstance(prediction, dict):  # lets a deploy verify who answered
+        prediction = {**prediction, "model_version": MODEL_VERSION}
     return json.dumps(prediction)

@@ -84,6 +84,7 @@ run "model_endpoint_config_and_autoscaling" {
       SAGEMAKER_SUBMIT_DIRECTORY    = "/opt/ml/model/code"
       SAGEMAKER_REGION              = "us-east-1"
       SAGEMAKER_CONTAINER_LOG_LEVEL = "20"
+      MODEL_VERSION                 = aws_sagemaker_model.this.name
     })
     error_message = "The serving container must load code/inference.py from the model archive."
   }

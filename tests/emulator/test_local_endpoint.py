@@ -8,6 +8,7 @@ import json
 import sys
 import threading
 import uuid
+from datetime import UTC
 from http.server import ThreadingHTTPServer
 
 import pytest
@@ -210,6 +211,9 @@ def test_invoke_endpoint_forwards_to_the_detached_host(
         assert error["ResponseMetadata"]["HTTPStatusCode"] == 424
         assert error["OriginalStatusCode"] == 415
         assert json.loads(error["OriginalMessage"])["status"] == 415
+        assert published_sums(aws("cloudwatch"), deployed_endpoint) == {
+            "Invocations": 2, "Invocation4XXErrors": 1, "Invocation5XXErrors": 0,
+            "ModelLatency": 2}  # ModelLatency: sample count (one per invocation)
     finally:
         assert local_endpoint.stop_host(deployed_endpoint, emulator_dir)
     assert not local_endpoint.stop_host(deployed_endpoint, emulator_dir)  # idempotent
@@ -218,6 +222,23 @@ def test_invoke_endpoint_forwards_to_the_detached_host(
             EndpointName=deployed_endpoint, Body=b"{}", ContentType="application/json"
         )
     assert "no local endpoint host running" in stopped.value.response["Error"]["Message"]
+
+
+def published_sums(cloudwatch, endpoint: str) -> dict[str, float]:
+    """Sum (SampleCount for ModelLatency) of the endpoint's AWS/SageMaker metrics."""
+    from datetime import datetime, timedelta
+
+    now = datetime.now(UTC)
+    sums = {}
+    for metric in ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors", "ModelLatency"):
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SageMaker", MetricName=metric, StartTime=now - timedelta(minutes=10),
+            EndTime=now + timedelta(minutes=1), Period=60, Statistics=["Sum", "SampleCount"],
+            Dimensions=[{"Name": "EndpointName", "Value": endpoint},
+                        {"Name": "VariantName", "Value": "AllTraffic"}])["Datapoints"]
+        key = "SampleCount" if metric == "ModelLatency" else "Sum"
+        sums[metric] = sum(point[key] for point in points)
+    return sums
 
 
 def test_invoke_unknown_endpoint_is_a_validation_error(aws):

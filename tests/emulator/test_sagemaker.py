@@ -296,3 +296,26 @@ def test_sdk_v2_attach_reads_the_job(aws, emulator_port):
     assert attached.latest_training_job.name == name
     assert attached.output_path == f"s3://{bucket}/training-jobs"
     assert attached.model_data.endswith(f"/{name}/output/model.tar.gz")
+
+
+def test_deployment_config_is_kept_and_reported(aws):
+    sm = aws("sagemaker")
+    endpoint = make_endpoint(sm)
+    config = sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    assert "LastDeploymentConfig" not in sm.describe_endpoint(EndpointName=endpoint)
+    guardrails = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "CANARY", "WaitIntervalInSeconds": 60,
+                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10}},
+            "TerminationWaitInSeconds": 120, "MaximumExecutionTimeoutInSeconds": 1800},
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "errors"}]},
+    }
+    # nobody serves this endpoint locally: the update is immediate, the config is remembered
+    sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=config,
+                       DeploymentConfig=guardrails)
+    described = sm.describe_endpoint(EndpointName=endpoint)
+    assert described["EndpointStatus"] == "InService"
+    assert described["LastDeploymentConfig"] == guardrails
+    assert "FailureReason" not in described
+

@@ -16,7 +16,7 @@ from dogops import config
 REPO = Path(__file__).resolve().parents[2]
 INVOKE = [sys.executable, "-m", "invoke"]
 TASKS = ("package", "data", "train", "deploy", "predict", "plan", "destroy", "ec2-train",
-         "demo", "emulator", "preflight")
+         "demo", "emulator", "preflight", "models", "rollback")
 
 
 def no_aws_credentials_env(tmp_path) -> dict[str, str]:
@@ -44,7 +44,7 @@ def test_every_task_has_help():
 
 
 @pytest.mark.parametrize("task", ["train", "deploy", "predict", "plan", "destroy", "data",
-                                  "ec2-train"])
+                                  "ec2-train", "models", "rollback"])
 def test_unknown_target_is_rejected_cleanly(task):
     result = run_invoke(task, "--target", "staging")
     assert result.returncode == 2
@@ -147,3 +147,13 @@ def test_data_with_unreachable_url_fails_before_starting_anything(tmp_path):
     assert result.returncode == 2
     assert "could not download" in result.stderr and "Traceback" not in result.stderr
     assert not list((tmp_path / "state").rglob("*.zip*"))
+
+
+@pytest.mark.parametrize(("value", "message"), [("two", "--model must be an integer"),
+                                                ("0", "--model must be at least 1")])
+def test_deploy_bad_model_version_fails_before_anything_starts(tmp_path, value, message):
+    env = {**os.environ, "DOGOPS_STATE_ROOT": str(tmp_path / "state")}
+    result = run_invoke("deploy", "--model", value, env=env)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "state" / "local" / "emulator.pid").exists()

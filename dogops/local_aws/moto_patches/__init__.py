@@ -17,6 +17,7 @@ PATCH_MODULES = (
     "sagemaker_instance_types",
     "sagemaker_empty_fields",
     "sagemaker_update_endpoint",
+    "sagemaker_model_packages",
     "sagemaker_training",
     "sagemaker_runtime",
     "appautoscaling_tags",

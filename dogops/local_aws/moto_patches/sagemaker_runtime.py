@@ -4,11 +4,14 @@ moto answers canned data for any endpoint name. Here, as on AWS, an unknown endp
 ValidationError; a known one is served by the local endpoint host registered for it in
 `endpoint_registry` (started by `dogops.local_aws.endpoint_host`). Body, ContentType, Accept and
 CustomAttributes are forwarded; a host error status becomes AWS's ModelError (HTTP 424 with
-OriginalStatusCode/OriginalMessage), as SageMaker reports a container's error.
+OriginalStatusCode/OriginalMessage), as SageMaker reports a container's error. Each invocation
+publishes the endpoint's CloudWatch metrics, and during a rollout `dogops.local_aws.rollout`
+decides which fleet answers.
 """
 
 from __future__ import annotations
 
+import time
 from urllib.parse import unquote
 
 import requests
@@ -17,6 +20,7 @@ from moto.core.exceptions import ServiceException
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
+from dogops.local_aws import rollout
 from dogops.local_aws.moto_patches import endpoint_registry
 
 # SageMaker's own limit for a real-time invocation is 60 s.
@@ -55,7 +59,8 @@ def invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
             f"Endpoint {name} of account {self.current_account} not found."
         )
     try:
-        url = endpoint_registry.lookup(name)
+        # during a blue/green rollout part of the traffic goes to the new fleet's host
+        url = rollout.pick_host(name, endpoint_registry.lookup(name))
     except (ValueError, TypeError) as err:
         raise RuntimeValidationError(str(err)) from None
     if url is None:
@@ -68,6 +73,7 @@ def invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
     forward["Accept"] = self.headers.get("Accept") or "*/*"
     if self.headers.get(CUSTOM_ATTRIBUTES):
         forward[CUSTOM_ATTRIBUTES] = self.headers[CUSTOM_ATTRIBUTES]
+    started = time.monotonic()
     try:
         reply = requests.post(
             f"{url}/invocations",
@@ -76,12 +82,14 @@ def invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
             timeout=INVOCATION_TIMEOUT_S,
         )
     except requests.Timeout:
+        _publish(self, name, 504, started)
         raise ModelError(504, "model did not respond in time", _log_stream(self, name)) from None
     except requests.ConnectionError:
         raise RuntimeValidationError(
             f"Endpoint {name}: its local endpoint host at {url} is not reachable "
             "(stopped?); start it again with `python -m dogops.local_aws.endpoint_host`"
         ) from None
+    _publish(self, name, reply.status_code, started)
     if reply.status_code >= 400:
         raise ModelError(reply.status_code, reply.text[:2048], _log_stream(self, name))
     headers = {
@@ -91,6 +99,12 @@ def invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
     if reply.headers.get(CUSTOM_ATTRIBUTES):
         headers[CUSTOM_ATTRIBUTES] = reply.headers[CUSTOM_ATTRIBUTES]
     return 200, headers, reply.content
+
+
+def _publish(response: SageMakerRuntimeResponse, name: str, status: int, started: float) -> None:
+    """CloudWatch metrics of this invocation (what rollback alarms and dashboards read)."""
+    rollout.record_invocation(response.current_account, response.region, name, status,
+                              time.monotonic() - started)
 
 
 def _log_stream(response: SageMakerRuntimeResponse, name: str) -> str:

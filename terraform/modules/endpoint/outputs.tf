@@ -17,3 +17,33 @@ output "endpoint_config_name" {
   description = "Name of the endpoint configuration currently in use."
   value       = aws_sagemaker_endpoint_configuration.this.name
 }
+
+output "variant_name" {
+  description = "Production variant name (the dimension of the endpoint's CloudWatch metrics)."
+  value       = local.variant_name
+}
+
+output "deployment_config" {
+  description = "The endpoint's deployment_config (blue/green policy and rollback alarms), for review and tests."
+  value       = aws_sagemaker_endpoint.this.deployment_config
+}
+
+output "endpoint_config_initial_instance_count" {
+  description = "Instance count the current endpoint config starts with."
+  value       = aws_sagemaker_endpoint_configuration.this.production_variants[0].initial_instance_count
+}
+
+output "data_capture_enabled" {
+  description = "Whether the endpoint config captures requests and responses."
+  value       = length(aws_sagemaker_endpoint_configuration.this.data_capture_config) > 0
+}
+
+output "data_capture_destination" {
+  description = "s3:// prefix of captured data, or null."
+  value       = one(aws_sagemaker_endpoint_configuration.this.data_capture_config[*].destination_s3_uri)
+}
+
+output "data_capture_sampling_percent" {
+  description = "Percent of requests captured, or null."
+  value       = one(aws_sagemaker_endpoint_configuration.this.data_capture_config[*].initial_sampling_percentage)
+}

@@ -113,3 +113,103 @@ variable "scale_out_cooldown" {
     error_message = "scale_out_cooldown must be a whole number of seconds, 0 or more."
   }
 }
+
+variable "initial_instance_count" {
+  description = "Instances for a new endpoint config: the live fleet size during a rollout (filled by the tooling); null = min_capacity. Clamped to [min_capacity, max_capacity]."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.initial_instance_count == null || try(var.initial_instance_count >= 1 && floor(var.initial_instance_count) == var.initial_instance_count, false)
+    error_message = "initial_instance_count must be null or a whole number of at least 1."
+  }
+}
+
+variable "deployment_guardrails" {
+  description = "Blue/green rollout with traffic shifting and alarm rollback (deployment_config). false = SageMaker's default all-at-once blue/green with no baking period."
+  type        = bool
+  default     = true
+}
+
+variable "rollout_traffic" {
+  description = "Traffic shifting: canary (rollout_step_percent, then the rest), linear (rollout_step_percent per step) or all_at_once."
+  type        = string
+  default     = "canary"
+
+  validation {
+    condition     = contains(["canary", "linear", "all_at_once"], var.rollout_traffic)
+    error_message = "rollout_traffic must be canary, linear or all_at_once."
+  }
+}
+
+variable "rollout_step_percent" {
+  description = "Capacity percent of the canary, or of each linear step."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.rollout_step_percent >= 1 && var.rollout_step_percent <= 99 && floor(var.rollout_step_percent) == var.rollout_step_percent
+    error_message = "rollout_step_percent must be a whole number from 1 to 99."
+  }
+}
+
+variable "rollout_wait_s" {
+  description = "Baking period after each traffic shift step, in seconds (alarms are watched meanwhile)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.rollout_wait_s >= 0 && var.rollout_wait_s <= 3600 && floor(var.rollout_wait_s) == var.rollout_wait_s
+    error_message = "rollout_wait_s must be a whole number of seconds from 0 to 3600."
+  }
+}
+
+variable "rollout_termination_wait_s" {
+  description = "Final baking period with all traffic on the new fleet before the old one is terminated, in seconds."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.rollout_termination_wait_s >= 0 && var.rollout_termination_wait_s <= 3600 && floor(var.rollout_termination_wait_s) == var.rollout_termination_wait_s
+    error_message = "rollout_termination_wait_s must be a whole number of seconds from 0 to 3600."
+  }
+}
+
+variable "rollout_max_execution_s" {
+  description = "Upper bound for the whole blue/green update, in seconds (SageMaker rolls back beyond it)."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.rollout_max_execution_s >= 600 && var.rollout_max_execution_s <= 28800 && floor(var.rollout_max_execution_s) == var.rollout_max_execution_s
+    error_message = "rollout_max_execution_s must be a whole number of seconds from 600 to 28800."
+  }
+}
+
+variable "rollback_alarm_names" {
+  description = "CloudWatch alarms that roll a rollout back when they go to ALARM (at most 10)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.rollback_alarm_names) <= 10
+    error_message = "SageMaker accepts at most 10 rollback alarms."
+  }
+}
+
+variable "data_capture_s3_uri" {
+  description = "s3:// prefix for endpoint data capture (requests and responses), or null for none."
+  type        = string
+  default     = null
+}
+
+variable "data_capture_sampling_percent" {
+  description = "Percent of requests captured when data capture is on."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.data_capture_sampling_percent >= 1 && var.data_capture_sampling_percent <= 100 && floor(var.data_capture_sampling_percent) == var.data_capture_sampling_percent
+    error_message = "data_capture_sampling_percent must be a whole number from 1 to 100."
+  }
+}

@@ -8,7 +8,11 @@ locals {
   # S3 layout (docs/DESIGN.md): data/, code/, training-jobs/, checkpoints/, models/ec2/.
   sagemaker_list_prefixes = ["data/*", "code/*", "training-jobs/*", "checkpoints/*", "models/*"]
   sagemaker_read_objects  = [for p in local.sagemaker_list_prefixes : "${var.bucket_arn}/${p}"]
-  sagemaker_write_objects = ["${var.bucket_arn}/training-jobs/*", "${var.bucket_arn}/checkpoints/*"]
+  sagemaker_write_objects = concat(
+    ["${var.bucket_arn}/training-jobs/*", "${var.bucket_arn}/checkpoints/*"],
+    # endpoint data capture writes here only when it is enabled
+    var.data_capture_prefix == null ? [] : ["${var.bucket_arn}/${var.data_capture_prefix}*"],
+  )
 
   # Training jobs share one log group (a stream per job); the endpoint logs to its own group.
   sagemaker_log_groups = [

@@ -100,3 +100,9 @@ variable "create_training_host_role" {
   default     = false
   nullable    = false
 }
+
+variable "data_capture_prefix" {
+  description = "Bucket prefix (ending in /) the endpoint writes captured data to, or null when data capture is off."
+  type        = string
+  default     = null
+}
