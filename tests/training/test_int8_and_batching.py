@@ -112,7 +112,9 @@ def with_int8_record(trained, tmp_path, **changes):
     config = json.loads((copy / "model_config.json").read_text())
     if not config["int8"]["file"]:  # the gate dropped it: stand one in to test the CPU rule
         size = config["image_size"]
-        calibration = list(torch.randn(8, 3, size, size, generator=torch.Generator().manual_seed(0)))
+        calibration = list(
+            torch.randn(8, 3, size, size, generator=torch.Generator().manual_seed(0))
+        )
         artifacts._quantize(copy / "model.onnx", copy / "model.int8.onnx", calibration, True)
     config["int8"].update(file="model.int8.onnx", **changes)
     (copy / "model_config.json").write_text(json.dumps(config))
