@@ -102,6 +102,7 @@ module "endpoint" {
   target_invocations_per_instance = var.target_invocations_per_instance
   scale_in_cooldown               = var.scale_in_cooldown
   scale_out_cooldown              = var.scale_out_cooldown
+  model_server                    = var.endpoint_model_server
 
   # The model's role must be able to read the archive and pull the image before SageMaker tries.
   depends_on = [module.iam]
