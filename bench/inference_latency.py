@@ -147,7 +147,7 @@ def time_requests(handles: dict, photos: list[bytes], requests: int) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=100)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--throughput-rounds", type=int, default=2)
     args = parser.parse_args(argv)
     photos = real_photos()
