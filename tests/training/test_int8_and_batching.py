@@ -189,3 +189,29 @@ def test_predict_batch_splits_large_batches_and_takes_empty_ones(trained, monkey
     assert predict_batch([], served) == []
     with pytest.raises(TypeError, match="input_fn results"):
         predict_batch([b"raw bytes"], served)
+
+
+# ------------------------------------------------------------------------------ draft decoding
+
+
+def test_jpeg_draft_decoding_shrinks_but_never_below_the_side():
+    big = np.asarray(Image.fromarray(skdata.astronaut()).resize((2048, 1536)))  # 4:3, 2048 px
+    full = inference.decode_image(jpeg(big))
+    assert tuple(full.shape) == (3, 1536, 2048)
+    for side, expected in ((256, (3, 384, 512)), (37, (3, 192, 256)), (800, (3, 1536, 2048))):
+        assert tuple(inference.decode_image(jpeg(big), draft_side=side).shape) == expected
+    png = io.BytesIO()
+    Image.fromarray(big).save(png, format="PNG")
+    assert tuple(inference.decode_image(png.getvalue(), draft_side=256).shape) == (3, 1536, 2048)
+
+
+def test_model_fn_sets_the_draft_side_for_its_image_size(trained, monkeypatch):
+    monkeypatch.setattr(inference, "_draft_side", 0)
+    monkeypatch.setenv("DOGOPS_JPEG_DRAFT", "0")
+    model_fn(trained.model_dir)
+    assert inference._draft_side == 0  # switched off
+    monkeypatch.delenv("DOGOPS_JPEG_DRAFT")
+    served = model_fn(trained.model_dir)
+    assert inference._draft_side == inference.resize_size_for(served.image_size)
+    image = input_fn(jpeg(skdata.astronaut()), "image/jpeg").image  # 512 px: 1/8 scale for 16 px
+    assert min(image.shape[1:]) >= inference._draft_side and image.shape[1] < 512
