@@ -1,19 +1,20 @@
 """Serving latency p50/p99 at batch 1: our handlers vs the starter's, same weights, this CPU.
 
-The model is a ResNet-50 with a 133-class head (the production shape), written to a model dir by
-the training code's artifact writer (model.pth + ONNX + the int8 attempt). No pretrained weights
-offline: the backbone is random with BatchNorm statistics calibrated on real photos, and the head
-is trained on random crops of the six photos (one class each), so the model has real decision
-margins as a trained classifier does (a random head's top-1 is decided by noise that no reduced
-precision keeps). The int8 model is calibrated on training crops and kept only if its top-1
-equals float32's on the 24 served photos, exactly as training checks it on the test split.
-Requests are real photos from scikit-image, JPEG-encoded, timed from bytes to JSON.
+The model is a ResNet-50 (the production shape) written to a model dir by the training code's
+artifact writer (model.pth + ONNX). No pretrained weights offline: the backbone is random with
+BatchNorm statistics calibrated on real photos and the head is trained on crops of six photos.
+A random backbone is no stand-in for a trained network's int8 accuracy (its features have no
+margins), so this benchmark only TIMES the int8 model (7-bit weights, as training writes it);
+whether int8 keeps the accuracy is decided by training's gate on a trained model's held-out test
+split and measured, with the same serving path, by ``bench.serving_accuracy``. The int8 row is
+what serving runs when that gate kept int8 and this CPU may run it (inference.int8_refusal).
 
-Top-1 agreement is reported for our served path vs our own eager-PyTorch path (same
-preprocessing: must be 100 %), vs our float32 ONNX path, and vs the starter path (which skips
-ImageNet normalisation and squashes the aspect ratio, so it feeds the network other pixels).
+Requests are real photos from scikit-image, JPEG-encoded, timed from bytes to JSON, all paths
+interleaved request by request (the machine may be shared). Prints the CPU's instruction sets:
+ONNX Runtime picks its kernels from CPUID and cannot be told to use a smaller ISA, so figures
+from one CPU never stand for another.
 
-    .venv/bin/python -m bench.inference_latency [--requests 40]
+    .venv/bin/python -m bench.inference_latency [--requests 100]
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ for path in (REPO, REPO / "training"):
         sys.path.insert(0, str(path))
 
 import inference
-from classifier import artifacts
+from classifier import artifacts, cpu
 from classifier.model import build_model
 from classifier.preprocess import IMAGENET_MEAN, IMAGENET_STD, prepare_image
 
@@ -104,11 +105,14 @@ def build_model_dir(target: Path, photos: list[bytes], num_classes: int = 133) -
         optimizer.step()
     class_names = [f"{i + 1:03d}.class_{i + 1}" for i in range(num_classes)]
     config = artifacts.model_config("resnet50", class_names, 224, IMAGENET_MEAN, IMAGENET_STD)
-    served = [(prepare_image(inference.decode_image(p), 224), 0) for p in photos]
-    calibration = [(image, 0) for image in crops]
-    artifacts.write_model_dir(
-        target, model, config, export_onnx=True, int8_data=(calibration, served)
-    )
+    artifacts.write_model_dir(target, model, config, export_onnx=True)
+    # The int8 model as training writes it (same quantizer and settings), for timing only.
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    prepared = target / "prepared.onnx"
+    quant_pre_process(str(target / artifacts.ONNX_NAME), str(prepared))
+    artifacts._quantize(prepared, target / artifacts.INT8_NAME, list(crops[:64]), True)
+    prepared.unlink()
     return target
 
 
@@ -143,17 +147,23 @@ def time_requests(handles: dict, photos: list[bytes], requests: int) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--throughput-rounds", type=int, default=2)
     args = parser.parse_args(argv)
     photos = real_photos()
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         model_dir = build_model_dir(Path(tmp) / "model", photos)
-        ours = inference.model_fn(model_dir)
         eager = inference.model_fn(model_dir)
         eager.onnx_session, eager.backend = None, "torch"  # our preprocessing, PyTorch backend
         fp32 = inference.model_fn(model_dir)
-        fp32.onnx_session = inference._onnx_session(model_dir / "model.onnx", fp32.torch_model, 224)
-        fp32.precision = "float32"
-        config = json.loads((model_dir / "model_config.json").read_text())
+        int8 = inference.model_fn(model_dir)
+        int8.onnx_session = inference._onnx_session(
+            model_dir / artifacts.INT8_NAME, int8.torch_model, 224, int8=True
+        )
+        int8.precision = "int8"
+        refused = inference.int8_refusal(
+            {"file": artifacts.INT8_NAME, "reduce_range": True, "checked_on": cpu.describe()}
+        )
         starter_model = build_model("resnet50", 133, pretrained="none")
         starter_model.load_state_dict(torch.load(model_dir / "model.pth", weights_only=True))
         starter_model.eval()
@@ -176,11 +186,8 @@ def main(argv: list[str] | None = None) -> dict:
         "starter": starter_handle,
         "ours_torch": ours_handle(eager),
         "ours_onnx_fp32": ours_handle(fp32),
+        "ours_onnx_int8": ours_handle(int8),
     }
-    fast = "ours_onnx_fp32"
-    if ours.precision == "int8":
-        fast = "ours_onnx_int8"
-        handles[fast] = ours_handle(ours)
     results = {}
     for name, (latencies, top1) in time_requests(handles, photos, args.requests).items():
         results[name] = {
@@ -189,34 +196,84 @@ def main(argv: list[str] | None = None) -> dict:
             "top1": top1,
         }
     base = results["starter"]
+
+    def speedups(name):
+        return {
+            "p50": round(base["p50_ms"] / results[name]["p50_ms"], 2),
+            "p99": round(base["p99_ms"] / results[name]["p99_ms"], 2),
+        }
+
     summary = {
         "benchmark": "inference_latency",
+        "cpu": cpu.describe(),
         "model": "resnet50, 133 classes, batch 1, CPU",
         "torch_threads": torch.get_num_threads(),
         "requests": args.requests,
-        "backend": f"{ours.backend} {ours.precision}",
-        "int8_check": config.get("int8"),
+        "int8_on_this_cpu": refused or "allowed (when training's accuracy gate kept it)",
         "paths": {k: {"p50_ms": v["p50_ms"], "p99_ms": v["p99_ms"]} for k, v in results.items()},
-        "p50_speedup": round(base["p50_ms"] / results[fast]["p50_ms"], 2),
-        "p99_speedup": round(base["p99_ms"] / results[fast]["p99_ms"], 2),
-        "top1_agreement_fast_vs_eager": _agreement(
-            results[fast]["top1"], results["ours_torch"]["top1"]
+        "speedup_fp32": speedups("ours_onnx_fp32"),
+        "speedup_int8": speedups("ours_onnx_int8"),
+        "top1_agreement_fp32_vs_eager": _agreement(
+            results["ours_onnx_fp32"]["top1"], results["ours_torch"]["top1"]
         ),
-        "top1_agreement_fast_vs_onnx_fp32": _agreement(
-            results[fast]["top1"], results["ours_onnx_fp32"]["top1"]
-        ),
-        "top1_agreement_fast_vs_starter": _agreement(results[fast]["top1"], base["top1"]),
     }
+    print(f"CPU: {cpu.summary()}")
     for name, row in results.items():
         print(f"{name:>18}: p50 {row['p50_ms']:7.1f} ms  p99 {row['p99_ms']:7.1f} ms")
-    print(
-        f"inference latency: ours ({summary['backend']}) vs starter -> p50 {summary['p50_speedup']:.2f}x, "
-        f"p99 {summary['p99_speedup']:.2f}x faster (target >= 2x); top-1 agreement with our "
-        f"eager path {summary['top1_agreement_fast_vs_eager']:.0%}, with the starter "
-        f"{summary['top1_agreement_fast_vs_starter']:.0%}"
+    for name in ("fp32", "int8"):
+        gain = summary[f"speedup_{name}"]
+        print(
+            f"inference latency, ours ONNX Runtime {name} vs starter: p50 {gain['p50']:.2f}x, "
+            f"p99 {gain['p99']:.2f}x faster (target >= 2.5x)"
+        )
+    print(f"int8 on this CPU: {summary['int8_on_this_cpu']}; its accuracy: bench.serving_accuracy")
+    summary["batching"] = batching(
+        {"fp32": fp32, "int8": int8}, photos, args.batch_size, args.throughput_rounds
     )
     print(json.dumps(summary))
     return summary
+
+
+def batching(models: dict, photos: list[bytes], batch_size: int, rounds: int) -> dict:
+    """Images/s at saturation (a full queue: every forward pass gets a full batch) through
+    input_fn -> predict_batch -> output_fn, batch ``batch_size`` vs 1, rounds interleaved."""
+    images = photos * max(1, (2 * batch_size) // len(photos) + 1)
+    images = images[: max(len(photos), 2 * batch_size)]
+    rates = {(name, size): [] for name in models for size in (1, batch_size)}
+    batch_ms = {key: [] for key in rates}
+    for _ in range(rounds):
+        for name, model in models.items():
+            for size in (1, batch_size):
+                started = time.perf_counter()
+                for start in range(0, len(images), size):
+                    tick = time.perf_counter()
+                    chunk = [
+                        inference.input_fn(p, "image/jpeg") for p in images[start : start + size]
+                    ]
+                    for answer in inference.predict_batch(chunk, model):
+                        inference.output_fn(answer, "*/*")
+                    batch_ms[(name, size)].append((time.perf_counter() - tick) * 1000)
+                rates[(name, size)].append(len(images) / (time.perf_counter() - started))
+    result = {}
+    for name in models:
+        one, many = max(rates[(name, 1)]), max(rates[(name, batch_size)])
+        result[name] = {
+            "images_per_s_batch_1": round(one, 2),
+            f"images_per_s_batch_{batch_size}": round(many, 2),
+            "gain": round(many / one, 2),
+            "p50_ms_per_request_batch_1": round(percentile(batch_ms[(name, 1)], 50), 1),
+            f"p50_ms_per_request_batch_{batch_size}": round(
+                percentile(batch_ms[(name, batch_size)], 50), 1
+            ),
+        }
+        row = result[name]
+        print(
+            f"batched serving ({name}): {row['images_per_s_batch_1']:.1f} img/s at batch 1, "
+            f"{many:.1f} img/s at batch {batch_size} -> {row['gain']:.2f}x (target >= 1.5x); "
+            f"a request waits {row[f'p50_ms_per_request_batch_{batch_size}']:.0f} ms for its "
+            f"batch vs {row['p50_ms_per_request_batch_1']:.0f} ms alone (p50, queueing excluded)"
+        )
+    return result
 
 
 def _agreement(a: list[int], b: list[int]) -> float:

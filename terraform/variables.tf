@@ -113,6 +113,25 @@ variable "endpoint_instance_type" {
   }
 }
 
+variable "endpoint_model_server" {
+  description = "Model-server workers, TorchServe batching and ONNX Runtime threads per worker of the endpoint's container (see modules/endpoint, variable model_server)."
+  type = object({
+    workers            = optional(number, 1)
+    batch_size         = optional(number, 1)
+    max_batch_delay_ms = optional(number, 20)
+    ort_threads        = optional(number, 0)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition = alltrue([
+      for value in [var.endpoint_model_server.workers, var.endpoint_model_server.batch_size, var.endpoint_model_server.max_batch_delay_ms, var.endpoint_model_server.ort_threads] : floor(value) == value
+    ]) && var.endpoint_model_server.workers >= 1 && var.endpoint_model_server.workers <= 64 && var.endpoint_model_server.batch_size >= 1 && var.endpoint_model_server.batch_size <= 64 && var.endpoint_model_server.max_batch_delay_ms >= 1 && var.endpoint_model_server.max_batch_delay_ms <= 1000 && var.endpoint_model_server.ort_threads >= 0 && var.endpoint_model_server.ort_threads <= 64
+    error_message = "endpoint_model_server needs whole numbers: workers 1-64, batch_size 1-64, max_batch_delay_ms 1-1000, ort_threads 0-64 (0 = one per core)."
+  }
+}
+
 variable "min_capacity" {
   description = "Minimum (and initial) number of endpoint instances."
   type        = number

@@ -23,8 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # classifier/ sits bes
 
 import numpy as np
 import torch
+from classifier import cpu
 from classifier.model import build_model
-from classifier.preprocess import prepare_image
+from classifier.preprocess import prepare_image, resize_size_for
 from classifier.serving_errors import InferenceError
 from classifier.url_fetch import LIMITS, Limits, fetch_url
 from PIL import Image, UnidentifiedImageError
@@ -52,8 +53,17 @@ class ImageRequest:
     return_logits: bool = False
 
 
-def decode_image(payload: bytes, limits: Limits = LIMITS) -> torch.Tensor:
-    """Image bytes -> uint8 3xHxW RGB tensor; refuses bombs before decoding any pixels."""
+# Shorter side a JPEG needs for the loaded model(s) (set by model_fn; 0 = decode at full size).
+# libjpeg can decode at 1/2, 1/4 or 1/8 scale in the DCT ("draft" mode), several times faster
+# than a full decode followed by a resize; the result stays at least this large, so the resize
+# that follows only ever shrinks. Pixels differ slightly from a full decode: the accuracy effect
+# is measured by bench.serving_accuracy. DOGOPS_JPEG_DRAFT=0 turns it off.
+_draft_side = 0
+
+
+def decode_image(payload: bytes, limits: Limits = LIMITS, draft_side: int = 0) -> torch.Tensor:
+    """Image bytes -> uint8 3xHxW RGB tensor; refuses bombs before decoding any pixels. A JPEG
+    is decoded at a reduced scale whose shorter side stays >= ``draft_side`` (0: full size)."""
     if len(payload) > limits.max_image_bytes:
         raise InferenceError(413, "image is too large")
     if not payload:
@@ -67,6 +77,8 @@ def decode_image(payload: bytes, limits: Limits = LIMITS) -> torch.Tensor:
             width, height = image.size  # from the header: nothing decoded yet
             if width * height > limits.max_pixels:
                 raise InferenceError(413, f"image has too many pixels ({width}x{height})")
+            if draft_side and image.format == "JPEG":
+                image.draft("RGB", (draft_side, draft_side))  # picks a scale, decodes nothing
             image = image.convert("RGB")  # decodes; GIF: first frame
     except InferenceError:
         raise
@@ -110,7 +122,7 @@ def _decode_json(body: str | bytes, limits: Limits) -> ImageRequest:
             image_bytes = base64.b64decode(payload["image"], validate=True)
         except (binascii.Error, ValueError):
             raise InferenceError(400, "image is not valid base64") from None
-    return ImageRequest(decode_image(image_bytes, limits), top_k, return_logits)
+    return ImageRequest(decode_image(image_bytes, limits, _draft_side), top_k, return_logits)
 
 
 def input_fn(request_body, request_content_type=None, context=None) -> ImageRequest:
@@ -131,7 +143,7 @@ def input_fn(request_body, request_content_type=None, context=None) -> ImageRequ
         return _decode_json(request_body, LIMITS)
     if isinstance(request_body, str):  # a text body for an image type is not an image
         raise InferenceError(400, "could not decode image")
-    return ImageRequest(decode_image(request_body, LIMITS))
+    return ImageRequest(decode_image(request_body, LIMITS, _draft_side))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,8 +152,8 @@ def input_fn(request_body, request_content_type=None, context=None) -> ImageRequ
 
 class ServingModel:
     """Loaded classifier: ONNX Runtime on CPU when model.onnx is present and verified (its int8
-    version when training verified that it keeps every test top-1), else eager PyTorch
-    (channels_last, inference mode)."""
+    version when training's accuracy gate kept it and this CPU can run it: :func:`int8_refusal`),
+    else eager PyTorch (channels_last, inference mode)."""
 
     def __init__(
         self,
@@ -162,6 +174,7 @@ class ServingModel:
         self.onnx_session = onnx_session
         self.backend = "onnxruntime" if onnx_session is not None else "torch"
         self.precision = precision if onnx_session is not None else "float32"
+        self.int8_refused: str | None = None  # why int8 is not served, when training wrote one
 
     def logits(self, batch: torch.Tensor) -> torch.Tensor:
         if self.onnx_session is not None:
@@ -189,6 +202,11 @@ def _onnx_session(path: Path, torch_model: torch.nn.Module, image_size: int, int
         # Idle ORT threads would otherwise spin and steal the cores torch preprocessing and other
         # workers need between requests (measured: lower p50 and p99 at batch 1).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # With several model-server workers per instance, each should use its share of the
+        # cores rather than all of them (Terraform sets this with the worker count).
+        threads = int(os.environ.get("DOGOPS_ORT_THREADS", "0") or 0)
+        if threads > 0:
+            options.intra_op_num_threads = threads
         session = onnxruntime.InferenceSession(
             str(path), options, providers=["CPUExecutionProvider"]
         )
@@ -208,6 +226,28 @@ def _onnx_session(path: Path, torch_model: torch.nn.Module, image_size: int, int
         return None
 
 
+def int8_refusal(record: dict | None, kernels: str | None = None) -> str | None:
+    """Why this CPU must not serve the int8 model training kept, or None when it may.
+
+    int8 results depend on the CPU's kernels (classifier.cpu): the accuracy training recorded
+    holds here when the weights are 7-bit (measured: bit-identical logits on AVX2 and
+    AVX512-VNNI kernels) or when this CPU uses the same kernel class as the check did. Without
+    AVX2 there is no fast int8 path at all, so float32 is faster there."""
+    record = record or {}
+    if not record.get("file"):
+        return None
+    kernels = kernels or cpu.int8_kernels()
+    if kernels not in cpu.INT8_FAST:
+        return "this CPU has no AVX2 or VNNI int8 kernels; float32 is faster here"
+    checked = (record.get("checked_on") or {}).get("int8_kernels")
+    if not record.get("reduce_range") and checked != kernels:
+        return (
+            f"its 8-bit weights were checked on {checked or 'unrecorded'} int8 kernels and this "
+            f"CPU uses {kernels} ones, whose results differ: its accuracy is unknown here"
+        )
+    return None
+
+
 def model_fn(model_dir, context=None) -> ServingModel:
     model_dir = Path(model_dir)
     config = json.loads((model_dir / "model_config.json").read_text())
@@ -217,30 +257,41 @@ def model_fn(model_dir, context=None) -> ServingModel:
     state = torch.load(model_dir / "model.pth", map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     model.eval()
-    session, precision = None, "float32"
+    session, precision, refused = None, "float32", None
     if device.type == "cpu":
         size = int(config["image_size"])
-        int8_file = (config.get("int8") or {}).get("file")
-        if int8_file:
-            session = _onnx_session(model_dir / int8_file, model, size, int8=True)
+        record = config.get("int8") or {}
+        refused = int8_refusal(record)
+        if record.get("file") and refused is None:
+            session = _onnx_session(model_dir / record["file"], model, size, int8=True)
             precision = "int8"
+        if refused:
+            log.warning("int8 model not served, float32 instead: %s", refused)
         if session is None:
             session, precision = _onnx_session(model_dir / "model.onnx", model, size), "float32"
+    if os.environ.get("DOGOPS_JPEG_DRAFT", "1") != "0":
+        global _draft_side  # one per process: the largest side any loaded model needs
+        _draft_side = max(_draft_side, resize_size_for(int(config["image_size"])))
     model.to(device, memory_format=torch.channels_last)
     serving = ServingModel(config, model, device, session, precision)
+    serving.int8_refused = refused
     log.info(
-        "model loaded: %s, %d classes, backend %s (%s)",
+        "model loaded: %s, %d classes, backend %s (%s); CPU %s",
         config["arch"],
         len(serving.labels),
         serving.backend,
         serving.precision,
+        cpu.summary(),
     )
     return serving
 
 
-def predict_fn(data: ImageRequest, model: ServingModel, context=None) -> dict:
-    batch = prepare_image(data.image, model.image_size, model.mean, model.std).unsqueeze(0)
-    logits = model.logits(batch)[0]
+# Items per forward pass in predict_batch: the throughput gain flattens out well before this on
+# CPU, and it bounds the memory a large batch can take.
+MAX_FORWARD_BATCH = 32
+
+
+def _result(logits: torch.Tensor, data: ImageRequest, model: ServingModel) -> dict:
     probabilities = torch.softmax(logits, dim=0)
     k = min(data.top_k or model.default_top_k, len(model.labels))
     top = torch.topk(probabilities, k)
@@ -253,6 +304,29 @@ def predict_fn(data: ImageRequest, model: ServingModel, context=None) -> dict:
     if data.return_logits:
         result["logits"] = [round(float(value), 6) for value in logits.tolist()]
     return result
+
+
+def predict_batch(inputs: list, model: ServingModel, context=None) -> list[dict]:
+    """What :func:`predict_fn` returns for each of ``inputs`` (what :func:`input_fn` returned per
+    request), in order, from one forward pass per :data:`MAX_FORWARD_BATCH` items. For hosts
+    that gather requests into batches (the local endpoint host); each request's errors were
+    already raised by its own input_fn, so one bad request never fails the others."""
+    for item in inputs:
+        if not isinstance(item, ImageRequest):
+            raise TypeError(f"predict_batch takes input_fn results, got {type(item).__name__}")
+    results = []
+    for start in range(0, len(inputs), MAX_FORWARD_BATCH):
+        chunk = inputs[start : start + MAX_FORWARD_BATCH]
+        batch = torch.stack(
+            [prepare_image(item.image, model.image_size, model.mean, model.std) for item in chunk]
+        )
+        logits = model.logits(batch)
+        results += [_result(row, item, model) for row, item in zip(logits, chunk, strict=True)]
+    return results
+
+
+def predict_fn(data: ImageRequest, model: ServingModel, context=None) -> dict:
+    return predict_batch([data], model)[0]
 
 
 def output_fn(prediction: dict, accept=None, context=None):

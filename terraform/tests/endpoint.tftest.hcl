@@ -85,8 +85,15 @@ run "model_endpoint_config_and_autoscaling" {
       SAGEMAKER_REGION              = "us-east-1"
       SAGEMAKER_CONTAINER_LOG_LEVEL = "20"
       MODEL_VERSION                 = aws_sagemaker_model.this.name
+      # defaults: one worker, no TorchServe batching, ONNX Runtime on every core
+      SAGEMAKER_MODEL_SERVER_WORKERS = "1"
+      SAGEMAKER_TS_MIN_WORKERS       = "1"
+      SAGEMAKER_TS_MAX_WORKERS       = "1"
+      SAGEMAKER_TS_BATCH_SIZE        = "1"
+      SAGEMAKER_TS_MAX_BATCH_DELAY   = "20"
+      DOGOPS_ORT_THREADS             = "0"
     })
-    error_message = "The serving container must load code/inference.py from the model archive."
+    error_message = "The serving container must load code/inference.py from the model archive, with the default model-server settings."
   }
 
   assert {
@@ -127,4 +134,63 @@ run "model_endpoint_config_and_autoscaling" {
     )
     error_message = "Target value and cooldowns must come from the variables."
   }
+}
+
+run "model_server_settings_reach_the_container" {
+  command = plan
+
+  variables {
+    model_data_url        = "s3://dog-breeds-123456789012-us-east-1/training-jobs/job-1/output/model.tar.gz"
+    endpoint_model_server = { workers = 2, batch_size = 8, max_batch_delay_ms = 10, ort_threads = 1 }
+  }
+
+  assert {
+    condition = alltrue([
+      for name, value in {
+        SAGEMAKER_MODEL_SERVER_WORKERS = "2"
+        SAGEMAKER_TS_MIN_WORKERS       = "2" # TorchServe's own worker count once SAGEMAKER_TS_* is set
+        SAGEMAKER_TS_MAX_WORKERS       = "2"
+        SAGEMAKER_TS_BATCH_SIZE        = "8"
+        SAGEMAKER_TS_MAX_BATCH_DELAY   = "10"
+        DOGOPS_ORT_THREADS             = "1"
+      } : module.endpoint[0].model_environment[name] == value
+    ])
+    error_message = "Workers, batch size, batch delay and ONNX Runtime threads must reach the model's environment."
+  }
+}
+
+run "model_server_partial_settings_keep_the_other_defaults" {
+  command = plan
+
+  variables {
+    model_data_url        = "s3://dog-breeds-123456789012-us-east-1/training-jobs/job-1/output/model.tar.gz"
+    endpoint_model_server = { workers = 3 }
+  }
+
+  assert {
+    condition     = module.endpoint[0].model_environment["SAGEMAKER_TS_MAX_WORKERS"] == "3" && module.endpoint[0].model_environment["SAGEMAKER_TS_BATCH_SIZE"] == "1" && module.endpoint[0].model_environment["DOGOPS_ORT_THREADS"] == "0"
+    error_message = "Unset model-server settings must keep their defaults."
+  }
+}
+
+run "model_server_batch_size_zero_is_refused" {
+  command = plan
+
+  variables {
+    model_data_url        = "s3://dog-breeds-123456789012-us-east-1/training-jobs/job-1/output/model.tar.gz"
+    endpoint_model_server = { batch_size = 0 }
+  }
+
+  expect_failures = [var.endpoint_model_server]
+}
+
+run "model_server_fractional_workers_are_refused" {
+  command = plan
+
+  variables {
+    model_data_url        = "s3://dog-breeds-123456789012-us-east-1/training-jobs/job-1/output/model.tar.gz"
+    endpoint_model_server = { workers = 1.5 }
+  }
+
+  expect_failures = [var.endpoint_model_server]
 }

@@ -99,6 +99,8 @@ def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
 def native_bf16_cpu() -> bool:
     """True where the CPU computes bfloat16 natively (AVX512-BF16 or AMX); elsewhere bf16 is
     emulated and slower than float32."""
+    if torch.backends.cpu.get_cpu_capability() != "AVX512":
+        return False  # kernels limited below AVX-512 (ATEN_CPU_CAPABILITY=avx2): no native bf16
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 

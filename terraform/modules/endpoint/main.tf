@@ -19,6 +19,14 @@ locals {
     SAGEMAKER_SUBMIT_DIRECTORY    = "/opt/ml/model/code"
     SAGEMAKER_REGION              = var.region
     SAGEMAKER_CONTAINER_LOG_LEVEL = "20"
+    # Model server (sagemaker-inference / sagemaker-pytorch-inference toolkits): see the
+    # model_server variable for why batch_size defaults to 1.
+    SAGEMAKER_MODEL_SERVER_WORKERS = tostring(var.model_server.workers)
+    SAGEMAKER_TS_MIN_WORKERS       = tostring(var.model_server.workers)
+    SAGEMAKER_TS_MAX_WORKERS       = tostring(var.model_server.workers)
+    SAGEMAKER_TS_BATCH_SIZE        = tostring(var.model_server.batch_size)
+    SAGEMAKER_TS_MAX_BATCH_DELAY   = tostring(var.model_server.max_batch_delay_ms)
+    DOGOPS_ORT_THREADS             = tostring(var.model_server.ort_threads)
   }
   # Everything that forces a new model is in the name: a replacement with create-before-destroy
   # must never reuse the old name (CreateModel would fail: the old model still exists).

@@ -47,3 +47,8 @@ output "data_capture_sampling_percent" {
   description = "Percent of requests captured, or null."
   value       = one(aws_sagemaker_endpoint_configuration.this.data_capture_config[*].initial_sampling_percentage)
 }
+
+output "model_environment" {
+  description = "Environment of the serving container (handler module, model-server workers and batching)."
+  value       = aws_sagemaker_model.this.primary_container[0].environment
+}

@@ -213,3 +213,45 @@ variable "data_capture_sampling_percent" {
     error_message = "data_capture_sampling_percent must be a whole number from 1 to 100."
   }
 }
+
+variable "model_server" {
+  description = <<-EOT
+    Model-server settings of the SageMaker PyTorch container, passed as its environment:
+    workers (SAGEMAKER_MODEL_SERVER_WORKERS, and TorchServe's min/max workers, which default to 1
+    as soon as any SAGEMAKER_TS_* variable is set), batch_size / max_batch_delay_ms
+    (SAGEMAKER_TS_BATCH_SIZE / SAGEMAKER_TS_MAX_BATCH_DELAY) and ort_threads (ONNX Runtime
+    threads per worker, DOGOPS_ORT_THREADS; 0 = one per core). batch_size stays 1 by default:
+    the container's toolkit (sagemaker-inference 1.10) still calls input_fn/predict_fn once per
+    request of a TorchServe batch, takes the first request's content type for all of them and
+    fails the whole batch on one bad request, so a larger batch only adds the delay there. For
+    throughput use workers x ort_threads = the instance's vCPUs (docs/training.md).
+  EOT
+  type = object({
+    workers            = optional(number, 1)
+    batch_size         = optional(number, 1)
+    max_batch_delay_ms = optional(number, 20)
+    ort_threads        = optional(number, 0)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.model_server.workers >= 1 && var.model_server.workers <= 64 && floor(var.model_server.workers) == var.model_server.workers
+    error_message = "model_server.workers must be a whole number from 1 to 64."
+  }
+
+  validation {
+    condition     = var.model_server.batch_size >= 1 && var.model_server.batch_size <= 64 && floor(var.model_server.batch_size) == var.model_server.batch_size
+    error_message = "model_server.batch_size must be a whole number from 1 to 64."
+  }
+
+  validation {
+    condition     = var.model_server.max_batch_delay_ms >= 1 && var.model_server.max_batch_delay_ms <= 1000 && floor(var.model_server.max_batch_delay_ms) == var.model_server.max_batch_delay_ms
+    error_message = "model_server.max_batch_delay_ms must be a whole number of milliseconds from 1 to 1000."
+  }
+
+  validation {
+    condition     = var.model_server.ort_threads >= 0 && var.model_server.ort_threads <= 64 && floor(var.model_server.ort_threads) == var.model_server.ort_threads
+    error_message = "model_server.ort_threads must be a whole number from 0 (one per core) to 64."
+  }
+}
