@@ -255,3 +255,18 @@ def test_mismatched_classes_between_splits_are_refused(tmp_path, small_digits_di
     dirs = data.resolve_split_dirs(str(tmp_path / "d"))
     with pytest.raises(data.DataError, match="valid classes differ"):
         data.load_splits(dirs, 16, "none")
+
+
+def test_learning_rate_warms_up_then_decays_to_zero_at_the_last_step():
+    parameter = nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=0.1)
+    scheduler = engine.warmup_cosine(optimizer, steps_per_epoch=10, epochs=3)
+    rates = []
+    for _ in range(30):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates[0] == pytest.approx(0.02) and rates[4] == pytest.approx(0.1)  # 5 warm-up steps
+    assert max(rates) == pytest.approx(0.1)
+    assert all(a >= b for a, b in zip(rates[4:], rates[5:], strict=False))  # then only down
+    assert rates[-1] < 0.001 and optimizer.param_groups[0]["lr"] == pytest.approx(0.0)

@@ -92,6 +92,7 @@ def train_one_epoch(
     channels_last: bool = True,
     progress: bool = False,
     desc: str = "train",
+    scheduler=None,
 ) -> tuple[float, float, int]:
     """One pass; returns (mean loss, accuracy, samples) weighted by samples over all ranks."""
     set_train_mode(model.module if isinstance(model, DistributedDataParallel) else model)
@@ -107,6 +108,8 @@ def train_one_epoch(
         scaler.scale(loss_sum / targets.numel()).backward()
         scaler.step(optimizer)
         scaler.update()
+        if scheduler is not None:
+            scheduler.step()
         totals[0] += loss_sum.detach().to(torch.float64)
         totals[1] += (logits.detach().argmax(1) == targets).sum()
         totals[2] += targets.numel()
@@ -150,6 +153,22 @@ def evaluate(
     )
 
 
+def warmup_cosine(optimizer, steps_per_epoch: int, epochs: int):
+    """Linear warm-up over the first half epoch, then cosine decay to zero at the last step:
+    the last epochs take small steps, so the model saved at the end (or the best epoch) depends
+    far less on the seed and on the number of processes than with a constant rate."""
+    total = max(1, steps_per_epoch * epochs)
+    warmup = max(1, steps_per_epoch // 2)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def uses_sync_batchnorm(ctx: DistContext, wanted: bool = True) -> bool:
     """SyncBatchNorm all-reduces batch statistics over the processes; PyTorch runs it on CUDA
     (NCCL) only. On gloo/CPU each process normalises its own share of the global batch, and DDP
@@ -181,6 +200,7 @@ def fit(
     if not params:
         raise ValueError("the freeze policy left no trainable parameters")
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    scheduler = warmup_cosine(optimizer, len(loaders["train"]), config.epochs)
     scaler = torch.amp.GradScaler("cuda", enabled=ctx.device.type == "cuda")
 
     history: list[dict] = []
@@ -191,6 +211,7 @@ def fit(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
+        scheduler.load_state_dict(state["scheduler"])
         history, best_state = state["history"], state["best_model"]
         best_loss, best_epoch, stale = state["best_valid_loss"], state["best_epoch"], state["stale"]
         start_epoch = state["epoch"] + 1
@@ -227,6 +248,7 @@ def fit(
             channels_last=config.channels_last,
             progress=progress,
             desc=f"epoch {epoch} train",
+            scheduler=scheduler,
         )
         train_seconds += time.perf_counter() - started
         images_seen += seen
@@ -265,6 +287,7 @@ def fit(
                         "model": model.state_dict(),
                         "optimizer": optimizer.state_dict(),
                         "scaler": scaler.state_dict(),
+                        "scheduler": scheduler.state_dict(),
                         "history": history,
                         "best_model": best_state,
                         "best_valid_loss": best_loss,
