@@ -111,7 +111,7 @@ def trained(backend, digits, workspace):
         f"train(TrainRequest(target='local', hyperparameters={{'epochs': {EPOCHS}}}, "
         f"sample_data=Path({str(digits)!r})), for_target('local'))"
     )
-    process = run_until(code, root, lambda: any(checkpoints.glob("*/checkpoint.pt")))
+    process = run_until(code, root, lambda: any(checkpoints.glob("*/checkpoint-*.pt")))
     os.killpg(process.pid, signal.SIGKILL)  # no chance to clean up
     process.wait(timeout=30)
     url = train(TrainRequest(target="local", hyperparameters={"epochs": EPOCHS},
@@ -128,7 +128,7 @@ def test_training_killed_mid_epoch_resumes_at_the_next_epoch(trained, capsys):
     epoch = int(resumed[0].split("epoch ")[1].split(";")[0])
     assert 1 <= epoch < EPOCHS
     assert f"next epoch {epoch + 1}" in resumed[0]
-    assert not any(config.paths("local").work_dir.glob("checkpoints/*/checkpoint.pt")), \
+    assert not any(config.paths("local").work_dir.glob("checkpoints/*/checkpoint-*.pt")), \
         "a finished run leaves no checkpoint behind"
 
 
