@@ -23,6 +23,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO / "training") not in sys.path:
+    sys.path.insert(0, str(REPO / "training"))
+from classifier import cpu  # the training package, as the other benchmarks use it
+
 TRAIN_PY = REPO / "training" / "train.py"
 TARGET_POINTS = 2.0
 # The test suite's digits settings (tests/training/conftest.py), with the global batch stated.
@@ -30,16 +34,6 @@ HPARAMS = ["--arch", "resnet18", "--pretrained", "none", "--freeze", "none", "--
            "--batch-size", "32", "--learning-rate", "0.002", "--augment", "none",
            "--num-workers", "0", "--epochs", "3", "--export-onnx", "false"]
 ISA_ENV = {"native": {}, "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}}
-
-
-def cpu_flags() -> str:
-    try:
-        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("flags")).split()
-    except (OSError, StopIteration):
-        return "unknown"
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
-    return " ".join(f for f in wanted if f in flags) or "no AVX2"
 
 
 def capability(env: dict) -> str:
@@ -78,8 +72,8 @@ def main(argv: list[str] | None = None) -> dict:
     sys.path.insert(0, str(REPO))
     from dogops.sample_data import make_digits_imagefolder
 
-    print(f"CPU flags: {cpu_flags()}; {os.cpu_count()} cores")
-    report: dict = {"cpu_flags": cpu_flags(), "runs": [], "summary": {}}
+    print(f"CPU: {cpu.summary()}; {os.cpu_count()} cores")
+    report: dict = {"cpu": cpu.describe(), "runs": [], "summary": {}}
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = make_digits_imagefolder(Path(tmp) / "digits", image_size=32, seed=0)
         for isa in args.isa:
