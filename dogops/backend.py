@@ -60,9 +60,10 @@ class Backend:
 
         if self._session is None:
             if self.is_local:
+                creds = self.emulator_credentials()
                 self._session = boto3.Session(
-                    aws_access_key_id=config.EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                    aws_secret_access_key=config.EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                    aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
                     region_name=self.region)
             else:  # the normal chain: AWS_PROFILE or the default profile, env credentials
                 self._session = boto3.Session(region_name=self.region)
@@ -73,6 +74,12 @@ class Backend:
                         "use --target local to run everything on the embedded emulator")
         return self._session
 
+    def emulator_credentials(self) -> dict[str, str]:
+        """The operator's key of the emulator (IAM is enforced there; see docs/security.md)."""
+        from dogops.local_aws.emulator import operator_credentials
+
+        return operator_credentials(self.endpoint_url or "")
+
     def client(self, service: str):
         return self.session().client(service, endpoint_url=self.endpoint_url)
 
@@ -80,7 +87,7 @@ class Backend:
         """Environment for child processes (endpoint host, EC2 user data) using this target."""
         env = {"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
         if self.is_local:
-            env.update({"AWS_ENDPOINT_URL": self.endpoint_url or "", **config.EMULATOR_CREDENTIALS})
+            env.update({"AWS_ENDPOINT_URL": self.endpoint_url or "", **self.emulator_credentials()})
         return env
 
     @contextlib.contextmanager
@@ -89,10 +96,10 @@ class Backend:
         if not self.is_local:
             yield
             return
-        saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION",
-                                                *config.EMULATOR_CREDENTIALS)}
+        creds = self.emulator_credentials()
+        saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", *creds)}
         os.environ.update({"AWS_ENDPOINT_URL": self.endpoint_url or "",
-                           "AWS_DEFAULT_REGION": self.region, **config.EMULATOR_CREDENTIALS})
+                           "AWS_DEFAULT_REGION": self.region, **creds})
         try:
             yield
         finally:
@@ -106,7 +113,7 @@ class Backend:
     def terraform_env(self) -> dict[str, str]:
         env = dict(os.environ)
         if self.is_local:
-            env.update(config.EMULATOR_CREDENTIALS)
+            env.update(self.emulator_credentials())
             for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
                 env.pop(key, None)
         env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = self.region

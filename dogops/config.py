@@ -33,7 +33,8 @@ CHECKPOINTS_PREFIX = "checkpoints"
 EC2_MODELS_PREFIX = "models/ec2/"
 TRAINING_CODE_KEY = "code/training.tar.gz"
 
-# The credentials the emulator accepts; never used against AWS.
+# What an emulator other than ours (e.g. LocalStack) accepts; ours enforces IAM and hands out an
+# operator key instead (dogops.local_aws.emulator.operator_credentials). Never used against AWS.
 EMULATOR_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "test",
     "AWS_SECRET_ACCESS_KEY": "test",

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import requests
 
-from dogops.config import REPO_ROOT
+from dogops.config import EMULATOR_CREDENTIALS, REPO_ROOT
 from dogops.errors import UserError
 from dogops.local_aws.moto_patches import endpoint_registry
 from dogops.local_aws.moto_patches.server import HEALTH_SERVICE
@@ -50,12 +50,30 @@ def endpoint_url(port: int = DEFAULT_PORT) -> str:
     return f"http://{HOST}:{port}"
 
 
+def operator_credentials(url: str) -> dict[str, str]:
+    """The operator's key of the dogops emulator answering at `url` (IAM is enforced there:
+    moto_patches/iam_enforcement.py); for any other emulator (e.g. LocalStack) the customary
+    `test`/`test`, which those accept."""
+    from dogops.local_aws.moto_patches.iam_enforcement import credentials_path
+
+    answer = health_at(url)
+    if answer and answer.get("state_dir"):
+        try:
+            record = json.loads(credentials_path(Path(answer["state_dir"])).read_text())
+            return {k: str(record[k]) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+        except (OSError, ValueError, KeyError, TypeError):
+            raise UserError(f"the emulator at {url} runs with IAM enforced, but its operator key "
+                            f"({credentials_path(Path(answer['state_dir']))}) cannot be read: "
+                            "restart it (python -m dogops.local_aws.emulator stop; start)",
+                            exit_code=3) from None
+    return dict(EMULATOR_CREDENTIALS)
+
+
 def client_environment(port: int = DEFAULT_PORT) -> dict[str, str]:
-    """Environment for boto3/Terraform/SDK clients talking to the emulator (test credentials)."""
+    """Environment for boto3/Terraform/SDK clients talking to the emulator as its operator."""
     return {
         "AWS_ENDPOINT_URL": endpoint_url(port),
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
+        **operator_credentials(endpoint_url(port)),
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
     }
@@ -94,8 +112,12 @@ def _port_in_use(port: int) -> bool:
 
 def health(port: int = DEFAULT_PORT, timeout_s: float = 1.0) -> dict | None:
     """The emulator's health record, or None when nothing (or something else) answers."""
+    return health_at(endpoint_url(port), timeout_s)
+
+
+def health_at(url: str, timeout_s: float = 1.0) -> dict | None:
     try:
-        reply = requests.get(f"{endpoint_url(port)}/moto-api/dogops/health", timeout=timeout_s)
+        reply = requests.get(f"{url.rstrip('/')}/moto-api/dogops/health", timeout=timeout_s)
         record = reply.json() if reply.ok else None
     except (requests.RequestException, ValueError):
         return None

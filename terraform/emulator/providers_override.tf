@@ -11,9 +11,9 @@
 #   terraform plan -var-file=emulator/emulator.tfvars.json
 #   rm emulator_providers_override.tf emulator_local_state_override.tf
 provider "aws" {
-  # The emulator accepts any credentials; these never reach AWS.
-  access_key = "test"
-  secret_key = "test"
+  # Credentials come from the environment: the tooling sets the emulator's operator key (the
+  # emulator enforces IAM; by hand, export AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from
+  # .dogops/local/operator-credentials.json). They never reach AWS.
 
   skip_credentials_validation = true
   skip_metadata_api_check     = true

@@ -10,6 +10,7 @@ from __future__ import annotations
 from importlib import import_module
 
 PATCH_MODULES = (
+    "iam_enforcement",
     "lambda_provisioned_concurrency",
     "lambda_invoke",
     "lambda_snapstart",
