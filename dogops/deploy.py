@@ -62,16 +62,19 @@ def serve_locally(backend: Backend, endpoint_name: str, model_data_url: str,
                   model_name: str | None = None) -> None:
     """Run (or keep) the local endpoint host for this model and route the endpoint to it.
 
-    The host gets the SageMaker model's container environment (e.g. MODEL_VERSION), as the
-    serving container does."""
+    The host gets the SageMaker model's container environment (e.g. MODEL_VERSION) and the
+    credentials of its execution role, as the serving container does."""
     from dogops.local_aws import endpoint_host as local_endpoint
 
     env = backend.client_environment()
+    role_arn = None
     if model_name:
         container = backend.client("sagemaker").describe_model(ModelName=model_name)
         env.update((container.get("PrimaryContainer") or {}).get("Environment") or {})
+        role_arn = container.get("ExecutionRoleArn")  # the host runs as the model's role
     info = local_endpoint.start_host(endpoint_name, model_data_url,
-                                     state_dir=config.paths("local").state_dir, env=env)
+                                     state_dir=config.paths("local").state_dir, env=env,
+                                     role_arn=role_arn)
     print(f"local endpoint host for {endpoint_name}: {info.url} (pid {info.pid})")
 
 

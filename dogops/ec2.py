@@ -49,16 +49,42 @@ def rendered_user_data(backend: Backend, instance_id: str) -> str:
     return base64.b64decode(encoded).decode()
 
 
-def run_user_data_here(backend: Backend, script: str, work_dir: Path) -> None:
-    """Run the host's rendered user data on this machine against the emulator, no power-off."""
+def instance_role_credentials(backend: Backend, instance_id: str) -> dict[str, str]:
+    """The instance profile role's credentials, as EC2's instance metadata serves them (the
+    emulator's STS, the role's trust policy evaluated for ec2.amazonaws.com)."""
+    from dogops.local_aws.service_credentials import assume_role_as
+
+    reservations = backend.client("ec2").describe_instances(InstanceIds=[instance_id])[
+        "Reservations"]
+    profile = next((i.get("IamInstanceProfile") for r in reservations for i in r["Instances"]),
+                   None)
+    if not profile:
+        raise UserError(f"instance {instance_id} has no instance profile: its user data would "
+                        "run without credentials", 1)
+    name = profile["Arn"].rsplit("/", 1)[-1]
+    roles = backend.client("iam").get_instance_profile(InstanceProfileName=name)[
+        "InstanceProfile"]["Roles"]
+    if not roles:
+        raise UserError(f"instance profile {name} holds no role", 1)
+    return assume_role_as("ec2.amazonaws.com", roles[0]["Arn"], instance_id,
+                          backend.endpoint_url or "", backend.emulator_credentials(),
+                          region=backend.region)
+
+
+def run_user_data_here(backend: Backend, script: str, work_dir: Path,
+                       role_credentials: dict[str, str]) -> None:
+    """Run the host's rendered user data on this machine against the emulator, no power-off,
+    with the instance profile role's credentials only."""
+    from dogops.local_aws.service_credentials import with_role
+
     work_dir.mkdir(parents=True, exist_ok=True)
     # The template bakes in the host's scratch dir; here it goes under .dogops/local/.
     script = re.sub(r"^WORK_DIR='[^']*'$", f"WORK_DIR='{work_dir}'", script, count=1,
                     flags=re.MULTILINE)
     script_path = work_dir / "user_data.sh"
     script_path.write_text(script)
-    env = {**backend.client_environment(), "POWER_OFF": "0", "PYTHON": sys.executable,
-           "PATH": os.environ.get("PATH", "")}
+    env = with_role({**backend.client_environment(), "POWER_OFF": "0", "PYTHON": sys.executable,
+                     "PATH": os.environ.get("PATH", "")}, role_credentials)
     code = subprocess.run(["bash", str(script_path)], env=env, check=False).returncode
     if code != 0:
         raise UserError(f"the training host's user data failed (exit {code}); log: "
@@ -122,7 +148,8 @@ def ec2_train(backend: Backend, timeout_s: int = 7200, train_args: str | None = 
             raise UserError("the stack reported no training_host_instance_id", 1)
         if backend.is_local:
             script = rendered_user_data(backend, str(instance_id))
-            run_user_data_here(backend, script, config.paths("local").work_dir / run_id)
+            run_user_data_here(backend, script, config.paths("local").work_dir / run_id,
+                               instance_role_credentials(backend, str(instance_id)))
         url = wait_for_artifact(backend, bucket, key, timeout_s, str(instance_id))
     finally:
         print(f"[{backend.target}] turning the training host off")

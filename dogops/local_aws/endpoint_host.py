@@ -60,6 +60,7 @@ from dogops.local_aws.model_server import (
     usable_cpus,
 )
 from dogops.local_aws.moto_patches import endpoint_registry
+from dogops.local_aws.service_credentials import assume_role_as, with_role
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8080  # the port SageMaker serving containers listen on
@@ -496,6 +497,7 @@ class HostInfo:
     url: str
     pid: int
     model: str
+    role_arn: str = ""  # the execution role whose credentials the host runs with
 
 
 PID_PREFIX, PID_SUFFIX = "endpoint-", ".pid"
@@ -540,7 +542,23 @@ def host_info(endpoint_name: str, state_dir: Path | None = None) -> HostInfo | N
         return None
     if not _alive_host(record.get("pid", -1)):
         return None
-    return HostInfo(endpoint_name, record["url"], record["pid"], record["model"])
+    return HostInfo(endpoint_name, record["url"], record["pid"], record["model"],
+                    record.get("role_arn", ""))
+
+
+def _serving_role_credentials(endpoint_name: str, role_arn: str,
+                              env: dict[str, str]) -> dict[str, str]:
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
+    try:
+        operator = {k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    except KeyError:
+        raise UserError("the endpoint host needs the caller's emulator credentials to assume "
+                        f"{role_arn}: pass env=emulator.client_environment(port)") from None
+    return assume_role_as(
+        "sagemaker.amazonaws.com", role_arn, f"SageMaker-{endpoint_name}",
+        env.get("AWS_ENDPOINT_URL", ""), operator, region=region,
+        source_arn=f"arn:aws:sagemaker:{region}:{account}:endpoint/{endpoint_name.lower()}")
 
 
 def start_host(
@@ -550,15 +568,20 @@ def start_host(
     state_dir: Path | None = None,
     env: dict[str, str] | None = None,
     timeout_s: float = 120.0,
+    role_arn: str | None = None,
 ) -> HostInfo:
     """Serve `model` (s3:// URI or directory) for `endpoint_name` in a detached process.
 
-    Idempotent: the same model already served is kept; a different one replaces it. `env`
-    adds to the process environment (e.g. `dogops.local_aws.emulator.client_environment(port)`).
+    Idempotent: the same model already served (by the same role) is kept; a different one
+    replaces it. `env` adds to the process environment (e.g.
+    `dogops.local_aws.emulator.client_environment(port)`). `role_arn`: the model's execution
+    role; the host then runs with that role's credentials only (assumed through the emulator's
+    STS as sagemaker.amazonaws.com, with the caller's key), as the serving container does.
     """
     state_dir = Path(state_dir or endpoint_registry.default_state_dir())
     current = host_info(endpoint_name, state_dir)
-    if current and current.model == model and _pinged(current.url):
+    if (current and current.model == model and current.role_arn == (role_arn or "")
+            and _pinged(current.url)):
         return current
     if current:
         stop_host(endpoint_name, state_dir)
@@ -576,6 +599,9 @@ def start_host(
         endpoint_name,
     ]
     child_env = {**os.environ, **(env or {})}
+    if role_arn:
+        child_env = with_role(child_env, _serving_role_credentials(endpoint_name, role_arn,
+                                                                   child_env))
     child_env[endpoint_registry.STATE_DIR_ENV] = str(state_dir.resolve())
     child_env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(REPO_ROOT), child_env.get("PYTHONPATH")])
@@ -592,7 +618,7 @@ def start_host(
             env=child_env,
             start_new_session=True,
         )
-    record = {"pid": process.pid, "url": url, "model": model}
+    record = {"pid": process.pid, "url": url, "model": model, "role_arn": role_arn or ""}
     _pid_file(endpoint_name, state_dir).write_text(json.dumps(record))
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -601,7 +627,7 @@ def start_host(
             tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
             raise UserError(f"the local endpoint host exited (code {process.returncode}):\n{tail}")
         if _pinged(url) and endpoint_registry.lookup(endpoint_name, state_dir) == url:
-            return HostInfo(endpoint_name, url, process.pid, model)
+            return HostInfo(endpoint_name, url, process.pid, model, role_arn or "")
         time.sleep(0.2)
     stop_host(endpoint_name, state_dir)
     raise UserError(

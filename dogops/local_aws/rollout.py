@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dogops.local_aws.moto_patches import endpoint_registry
+from dogops.local_aws.moto_patches import endpoint_registry, iam_enforcement
 
 log = logging.getLogger("dogops.local_aws.rollout")
 TICK_S = 0.5
@@ -218,12 +218,14 @@ def _start_green(endpoint_name: str, model: Any, state_dir: Path):
 
     container = dict(model.primary_container or {})
     port = os.environ.get("MOTO_PORT", "4566")
-    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "test",
-           "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
-           **(container.get("Environment") or {})}
+    # The new fleet runs with its model's execution role, assumed with the operator's key as
+    # SageMaker assumes it (the rollout runs inside the emulator).
+    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", **iam_enforcement.operator(),
+           "AWS_DEFAULT_REGION": "us-east-1", **(container.get("Environment") or {})}
     return endpoint_host.start_host(endpoint_name + GREEN_SUFFIX, container["ModelDataUrl"],
                                     state_dir=state_dir, env=env,
-                                    timeout_s=HOST_START_TIMEOUT_S)
+                                    timeout_s=HOST_START_TIMEOUT_S,
+                                    role_arn=model.execution_role_arn or None)
 
 
 def _promote(endpoint_name: str, state_dir: Path) -> None:

@@ -6,6 +6,10 @@ data prefix, hyperparameters become `--name value` arguments, the script sees `S
 packed into `model.tar.gz` and uploaded to `s3://<bucket>/training-jobs/<job>/output/`. The job
 is then recorded in the emulator with CreateTrainingJob so describe/attach flows see it.
 
+As on SageMaker, the job's own work (reading the channel, writing the model and output archives,
+the script's environment) runs with the job's role, assumed through the emulator's STS as
+sagemaker.amazonaws.com; the caller's credentials only create and describe the job.
+
 Checkpoints, like a SageMaker job's `CheckpointConfig.S3Uri` (one prefix shared by the jobs of a
 setup, restored into /opt/ml/checkpoints at start), live outside the job dir in
 `<work dir>/checkpoints/<setup hash>`: a job killed mid-epoch and run again with the same
@@ -31,6 +35,7 @@ from pathlib import Path
 
 from dogops import config
 from dogops.errors import UserError
+from dogops.local_aws.service_credentials import assume_role_as, role_client, with_role
 
 METRIC_LINE = re.compile(r"\b(\w+)=([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)")
 REPORTED_METRICS = ("train_loss", "valid_loss", "valid_accuracy", "test_loss", "test_accuracy",
@@ -203,6 +208,17 @@ def local_artifact(work_dir: Path, model_data_url: str) -> Path | None:
     return archive if archive.is_file() else None
 
 
+def job_role_credentials(s3, role_arn: str, job_name: str) -> dict[str, str]:
+    """The training role's credentials, assumed as SageMaker assumes them for a job."""
+    from dogops.local_aws.emulator import operator_credentials
+
+    endpoint, region = s3.meta.endpoint_url, s3.meta.region_name
+    account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
+    job_arn = f"arn:aws:sagemaker:{region}:{account}:training-job/{job_name.lower()}"
+    return assume_role_as("sagemaker.amazonaws.com", role_arn, f"SageMaker-{job_name}", endpoint,
+                          operator_credentials(endpoint), region=region, source_arn=job_arn)
+
+
 def run_local_job(s3, sagemaker, *, bucket: str, role_arn: str, job_name: str,
                   hyperparameters: Mapping[str, object], instances: int = 1,
                   image_uri: str, work_dir: Path, endpoint_url: str,
@@ -215,7 +231,12 @@ def run_local_job(s3, sagemaker, *, bucket: str, role_arn: str, job_name: str,
     channel_dir = job_dir / "input" / "data" / "training"
     for directory in (channel_dir, job_dir / "model", job_dir / "output" / "data"):
         directory.mkdir(parents=True, exist_ok=True)
-    files = download_channel(s3, bucket, config.DATA_PREFIX, channel_dir)
+    # As SageMaker does, the job's data and artifacts move with the job's role, not the caller's.
+    if existing_job:
+        role_arn = sagemaker.describe_training_job(TrainingJobName=job_name)["RoleArn"]
+    role_credentials = job_role_credentials(s3, role_arn, job_name)
+    job_s3 = role_client(s3, role_credentials)
+    files = download_channel(job_s3, bucket, config.DATA_PREFIX, channel_dir)
     print(f"[{job_name}] {files} training files from s3://{bucket}/{config.DATA_PREFIX}, "
           f"{instances} process(es)")
 
@@ -223,7 +244,8 @@ def run_local_job(s3, sagemaker, *, bucket: str, role_arn: str, job_name: str,
     if any(checkpoints.glob("*")):
         print(f"[{job_name}] resuming from the checkpoint of an interrupted run ({checkpoints})")
     command = train_command(hyperparameters, instances, checkpoints)
-    env = script_mode_env(job_dir, channel_dir, hyperparameters, instances)
+    env = with_role(script_mode_env(job_dir, channel_dir, hyperparameters, instances),
+                    role_credentials)
     try:
         metrics = run_script(command, env, job_dir / "training.log")
     except UserError as err:
@@ -238,14 +260,15 @@ def run_local_job(s3, sagemaker, *, bucket: str, role_arn: str, job_name: str,
         uri = sagemaker.describe_training_job(TrainingJobName=job_name)["ModelArtifacts"][
             "S3ModelArtifacts"]
         bucket, _, key = uri.removeprefix("s3://").partition("/")
-    s3.upload_file(str(archive), bucket, key)
+    job_s3.upload_file(str(archive), bucket, key)
     output_dir = job_dir / "output" / "data"
     if any(output_dir.iterdir()):
         output_archive = job_dir / "output.tar.gz"
         with tarfile.open(output_archive, "w:gz") as tar:
             for path in sorted(output_dir.iterdir()):
                 tar.add(path, arcname=path.name)
-        s3.upload_file(str(output_archive), bucket, key.replace("model.tar.gz", "output.tar.gz"))
+        job_s3.upload_file(str(output_archive), bucket,
+                           key.replace("model.tar.gz", "output.tar.gz"))
     if not existing_job:
         record_job(sagemaker, job_name, role_arn, bucket, image_uri, hyperparameters, instances)
     report_result(endpoint_url, job_name, metrics)

@@ -15,6 +15,19 @@ import torch
 import torchvision
 
 
+def create_lambda_role(iam, name: str, statements: list[dict] | None = None) -> str:
+    """A Lambda execution role: trusted by lambda.amazonaws.com (the emulator enforces IAM and
+    assumes it for the function's environments), with `statements` as its inline policy."""
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]}
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    if statements:
+        iam.put_role_policy(RoleName=name, PolicyName="test", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": statements}))
+    return arn
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

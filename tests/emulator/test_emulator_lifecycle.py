@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 
+import boto3
 import pytest
 import requests
 from emulator_test_helpers import free_port
@@ -27,8 +28,15 @@ def test_start_stop_are_idempotent(tmp_path, capsys):
         # It is a real moto with our patches: S3 answers, the health route lists the patches.
         health = emulator.health(port)
         assert "lambda_invoke" in health["patches"]
+        # IAM is enforced: an anonymous request is refused as on AWS, the operator's key works.
         listing = requests.get(f"{emulator.endpoint_url(port)}/", timeout=5)
-        assert listing.status_code == 200
+        assert listing.status_code == 403 and b"AccessDenied" in listing.content
+        creds = emulator.operator_credentials(emulator.endpoint_url(port))
+        s3 = boto3.client("s3", endpoint_url=emulator.endpoint_url(port), region_name="us-east-1",
+                          aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"])
+        assert s3.list_buckets()["Buckets"] == []
+        assert (tmp_path / "operator-credentials.json").stat().st_mode & 0o077 == 0
     finally:
         assert emulator.stop(port, tmp_path) is True
     assert emulator.stop(port, tmp_path) is False

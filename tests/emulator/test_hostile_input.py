@@ -31,6 +31,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
+from emulator_test_helpers import create_lambda_role
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -370,8 +371,9 @@ def front_door(aws_module, host):
         "VariantName": "AllTraffic", "ModelName": host.endpoint_name,
         "InitialInstanceCount": 1, "InstanceType": "ml.g5.xlarge"}])
     sm.create_endpoint(EndpointName=host.endpoint_name, EndpointConfigName=host.endpoint_name)
-    role = iam.create_role(RoleName=f"fuzz-{uuid.uuid4().hex[:6]}", AssumeRolePolicyDocument=
-                           json.dumps({"Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
+    role = create_lambda_role(iam, f"fuzz-{uuid.uuid4().hex[:6]}", [{
+        "Effect": "Allow", "Action": "sagemaker:InvokeEndpoint",
+        "Resource": f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{host.endpoint_name.lower()}"}])
     name = f"front-door-{uuid.uuid4().hex[:6]}"
     lam.create_function(FunctionName=name, Runtime="python3.11", Role=role,
                         Handler="lambda_function.lambda_handler", Timeout=30, MemorySize=256,
@@ -389,9 +391,10 @@ def aws_module(emulator_port):
     from dogops.local_aws import emulator
 
     def client(service: str):
+        creds = emulator.operator_credentials(emulator.endpoint_url(emulator_port))
         return boto3.client(service, endpoint_url=emulator.endpoint_url(emulator_port),
-                            region_name="us-east-1", aws_access_key_id="test",
-                            aws_secret_access_key="test",
+                            region_name="us-east-1", aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
                             config=Config(retries={"total_max_attempts": 1}, read_timeout=60))
 
     return client

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import time
 import uuid
 import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
+from emulator_test_helpers import create_lambda_role
 
 HANDLER_SOURCE = """
 import json
@@ -26,7 +28,7 @@ def lambda_handler(event, context):
     if event.get("sleep"):
         time.sleep(event["sleep"])
     if event.get("list_buckets"):
-        # Reaches the emulator through AWS_ENDPOINT_URL, with the test credentials.
+        # Reaches the emulator through AWS_ENDPOINT_URL, with the execution role's credentials.
         names = [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]]
         return {"buckets": names}
     print("log line from the handler")
@@ -39,7 +41,9 @@ def lambda_handler(event, context):
         "remaining_ms": context.get_remaining_time_in_millis(),
         "invoked_arn": context.invoked_function_arn,
         "endpoint": os.environ["AWS_ENDPOINT_URL"],
-        "has_real_secret": os.environ.get("AWS_SECRET_ACCESS_KEY") != "test",
+        "access_key": os.environ.get("AWS_ACCESS_KEY_ID"),
+        "has_session_token": bool(os.environ.get("AWS_SESSION_TOKEN")),
+        "caller": boto3.client("sts").get_caller_identity()["Arn"],
     }
 """
 
@@ -57,10 +61,9 @@ def function(aws):
     """A published python function with an alias `live`, reserved concurrency 5."""
     iam, lam = aws("iam"), aws("lambda")
     name = f"fn-{uuid.uuid4().hex[:8]}"
-    role = iam.create_role(
-        RoleName=name,
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-    )["Role"]["Arn"]
+    # ListAllMyBuckets has no resource-level permissions: "*" is the only resource AWS accepts.
+    role = create_lambda_role(iam, name, [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets",
+                                           "Resource": "*"}])
     lam.create_function(
         FunctionName=name,
         Runtime="python3.11",
@@ -103,7 +106,10 @@ def test_invoke_runs_the_real_handler_with_its_environment_and_context(aws, func
     assert payload["memory"] == "256"
     assert 0 < payload["remaining_ms"] <= 2000
     assert payload["endpoint"].startswith("http://127.0.0.1:")
-    assert payload["has_real_secret"] is False
+    # As on AWS: temporary credentials of the function's execution role, never the caller's.
+    assert payload["access_key"] != os.environ["AWS_ACCESS_KEY_ID"]
+    assert payload["has_session_token"] is True
+    assert payload["caller"] == f"arn:aws:sts::123456789012:assumed-role/{function}/{function}"
     uuid.UUID(payload["request_id"])
     assert "log line from the handler" in base64.b64decode(reply["LogResult"]).decode()
 
@@ -125,10 +131,15 @@ def test_invoke_through_alias_and_arn_qualifier(aws, function):
     assert invoke(lam, alias_arn, {})[1]["greeting"] == "hello"
 
 
-def test_handler_can_call_the_emulator(aws, function):
+def test_handler_can_call_the_emulator_with_what_its_role_grants(aws, function):
     aws("s3").create_bucket(Bucket=f"{function}-bucket")
     _, payload = invoke(aws("lambda"), function, {"list_buckets": True})
     assert f"{function}-bucket" in payload["buckets"]
+    # The grant is what allowed it: without it the same call is denied (IAM is enforced).
+    aws("iam").delete_role_policy(RoleName=function, PolicyName="test")
+    reply, payload = invoke(aws("lambda"), function, {"list_buckets": True})
+    assert reply["FunctionError"] == "Unhandled"
+    assert "AccessDenied" in payload["errorMessage"]
 
 
 def test_exception_becomes_an_unhandled_function_error(aws, function):

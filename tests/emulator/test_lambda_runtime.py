@@ -17,6 +17,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from emulator_test_helpers import create_lambda_role
 from test_lambda import make_zip, wait_for_provisioned
 
 from dogops.local_aws import emulator
@@ -56,10 +57,7 @@ def handler_zip(tag: str = "v1") -> bytes:
 def make_function(aws):
     """Factory: a python function with alias `live` on version 1."""
     iam, lam = aws("iam"), aws("lambda")
-    role = iam.create_role(
-        RoleName=f"rt-{uuid.uuid4().hex[:8]}",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-    )["Role"]["Arn"]
+    role = create_lambda_role(iam, f"rt-{uuid.uuid4().hex[:8]}")
     created = []
 
     def create(reserved: int | None = None, timeout: int = 3, memory: int = 256) -> str:

@@ -11,6 +11,7 @@ from importlib import import_module
 
 PATCH_MODULES = (
     "iam_enforcement",
+    "resource_arns",
     "lambda_provisioned_concurrency",
     "lambda_invoke",
     "lambda_snapstart",

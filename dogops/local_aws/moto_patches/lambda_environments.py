@@ -86,6 +86,7 @@ class FunctionSpec:
     timeout_s: float
     environment: tuple[tuple[str, str], ...]
     log_group: str
+    role: str = ""  # the execution role: its credentials are the environment's
 
     @property
     def function_key(self) -> tuple[str, str, str]:

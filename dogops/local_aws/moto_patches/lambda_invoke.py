@@ -4,8 +4,9 @@ moto only executes Lambda code inside Docker (not available here) and its Docker
 echoes the payload. Instead the stored zip is unpacked once per code hash and the handler runs in
 a warm execution environment of `lambda_environments` (init once, then only the handler; reserved
 concurrency throttles with 429; timeout and memory size enforced), with the function's
-environment variables, the emulator endpoint and test credentials (never the server's own
-environment). As on AWS, a payload that is not JSON is refused with
+environment variables, the emulator endpoint and temporary credentials of the function's
+execution role (AssumeRole as lambda.amazonaws.com through the emulator's STS, so the role's trust
+and permission policies apply; never the server's own environment). As on AWS, a payload that is not JSON is refused with
 `InvalidRequestContentException` (400) before any code runs, and one over 6 MB with
 `RequestTooLargeException` (413). Logs (START, the handler's output and its root-logger lines,
 END, REPORT) go to the environment's stream of the function's log group and, on request, the last
@@ -25,6 +26,7 @@ import queue
 import shutil
 import tempfile
 import threading
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -125,7 +127,46 @@ def function_spec(fn: LambdaFunction) -> FunctionSpec:
         timeout_s=float(fn.timeout or 3),
         environment=tuple(sorted((str(k), str(v)) for k, v in (fn.environment_vars or {}).items())),
         log_group=fn.logs_group_name,
+        role=fn.role or "",
     )
+
+
+class RoleNotAssumable(LambdaClientError):
+    code = 403
+
+    def __init__(self, role: str):
+        super().__init__("AccessDeniedException",
+                         f"The role defined for the function cannot be assumed by Lambda: {role}")
+
+
+_role_credentials: dict[tuple[str, str, str], tuple[float, dict[str, str]]] = {}
+_role_lock = threading.Lock()
+ROLE_SESSION_S = 3600
+ROLE_REFRESH_S = 600  # new environments never start with credentials about to expire
+
+
+def execution_role_credentials(spec: FunctionSpec) -> dict[str, str]:
+    """AWS_ACCESS_KEY_ID/SECRET/SESSION_TOKEN of the function's role, as Lambda injects them."""
+    from dogops.errors import UserError
+    from dogops.local_aws.moto_patches import iam_enforcement
+    from dogops.local_aws.service_credentials import assume_role_as
+
+    key = (spec.account_id, spec.region, spec.role)
+    with _role_lock:
+        cached = _role_credentials.get(key)
+        if cached and cached[0] - time.monotonic() > ROLE_REFRESH_S:
+            return cached[1]
+        function_arn = (f"arn:aws:lambda:{spec.region}:{spec.account_id}:function:"
+                        f"{spec.function_name}")
+        try:
+            creds = assume_role_as("lambda.amazonaws.com", spec.role, spec.function_name,
+                                   f"http://127.0.0.1:{settings.moto_server_port()}",
+                                   iam_enforcement.operator(), region=spec.region,
+                                   source_arn=function_arn, duration_s=ROLE_SESSION_S)
+        except UserError:
+            raise RoleNotAssumable(spec.role) from None
+        _role_credentials[key] = (time.monotonic() + ROLE_SESSION_S, creds)
+        return creds
 
 
 def handler_environment(spec: FunctionSpec) -> dict[str, str]:
@@ -134,9 +175,7 @@ def handler_environment(spec: FunctionSpec) -> dict[str, str]:
     env.update(
         {
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{settings.moto_server_port()}",
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_SESSION_TOKEN": "test",
+            **execution_role_credentials(spec),
             "AWS_REGION": spec.region,
             "AWS_DEFAULT_REGION": spec.region,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
