@@ -52,3 +52,8 @@ output "model_environment" {
   description = "Environment of the serving container (handler module, model-server workers and batching)."
   value       = aws_sagemaker_model.this.primary_container[0].environment
 }
+
+output "execution_role_arn" {
+  description = "Role the model runs with (the serving role)."
+  value       = aws_sagemaker_model.this.execution_role_arn
+}
