@@ -1,7 +1,10 @@
 """The whole loop on the emulator: train -> deploy -> plan is empty -> predict -> destroy.
 
 Tests run in file order on one module-scoped stack (see conftest.py); each step builds on the
-previous one, as `invoke train deploy predict destroy` would.
+previous one, as `invoke train deploy predict destroy` would. The emulator enforces IAM: the
+training job, the endpoint host, the Lambda and the EC2 user data each act with their own role
+(docs/security.md), so the loop passing shows those grants suffice, and the two tests that take
+one grant away show they are needed.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import io
 import json
 import sys
 import tarfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -153,6 +157,76 @@ def test_predict_bad_image_is_a_clear_error(backend, tmp_path):
     not_an_image.write_text("this is text, not a PNG")
     with pytest.raises(UserError, match=r"prediction failed \((400|415)\)"):
         predict(backend, image=str(not_an_image))
+
+
+@contextmanager
+def without_statement(backend, role_arn: str, sid: str):
+    """The role's inline policy minus statement `sid`, on the emulator only (the repository's
+    policy files are untouched); restored afterwards."""
+    iam = backend.client("iam")
+    role = role_arn.rsplit("/", 1)[-1]
+    (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    original = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    kept = [s for s in original["Statement"] if s.get("Sid") != sid]
+    assert len(kept) == len(original["Statement"]) - 1, f"{role} has no statement {sid}"
+    iam.put_role_policy(RoleName=role, PolicyName=name,
+                        PolicyDocument=json.dumps({**original, "Statement": kept}))
+    try:
+        yield
+    finally:
+        iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(original))
+
+
+@pytest.fixture
+def iam_enforced(workspace) -> None:
+    if workspace[0] != "moto":
+        pytest.skip("IAM enforcement is the dogops emulator's (moto_patches/iam_enforcement.py)")
+
+
+def test_lambda_role_without_its_invoke_grant_cannot_reach_the_endpoint(backend, digits,
+                                                                       iam_enforced):
+    """IAM is enforced on the emulator: the Lambda acts with its role, and that role's
+    InvokeEndpoint grant is what lets predict through (docs/security.md)."""
+    import base64
+
+    from dogops.predict import build_payload, predict
+    from dogops.sample_data import sample_image
+
+    image, _ = sample_image(digits)
+    outputs = backend.outputs()
+    with without_statement(backend, str(outputs["lambda_role_arn"]), "InvokeThisEndpointOnly"):
+        with pytest.raises(UserError, match=r"prediction failed \(502\)"):
+            predict(backend, image=str(image))
+        reply = backend.client("lambda").invoke(
+            FunctionName=str(outputs["function_alias_arn"]), LogType="Tail",
+            Payload=json.dumps(build_payload(str(image), None, None)).encode())
+        assert json.loads(reply["Payload"].read())["statusCode"] == 502
+        assert '"endpoint_error": "AccessDenied"' in base64.b64decode(reply["LogResult"]).decode()
+    assert len(predict(backend, image=str(image), top_k=2)) == 2  # the grant back: it answers
+
+
+def test_serving_role_without_its_model_read_grant_cannot_start_the_host(backend, trained,
+                                                                          digits, iam_enforced):
+    """The endpoint host runs with the model's execution role (the serving role): without its
+    GetObject on model archives it cannot load the model; with it, deploy serves again."""
+    from dogops.deploy import deploy
+    from dogops.local_aws import endpoint_host as local_endpoint
+    from dogops.predict import predict
+    from dogops.sample_data import sample_image
+
+    state_dir = config.paths("local").state_dir
+    outputs = backend.outputs()
+    model = backend.client("sagemaker").describe_model(ModelName=str(outputs["model_name"]))
+    assert model["ExecutionRoleArn"] == outputs["serving_role_arn"]
+    local_endpoint.stop_host("dog-breeds-endpoint", state_dir)
+    with (without_statement(backend, str(outputs["serving_role_arn"]), "ReadModelArchivesOnly"),
+          pytest.raises(UserError, match=r"cannot download s3://.*(403|Forbidden)")):
+        local_endpoint.start_host("dog-breeds-endpoint", trained, state_dir=state_dir,
+                                  env=backend.client_environment(),
+                                  role_arn=str(outputs["serving_role_arn"]))
+    deploy(backend)
+    image, _ = sample_image(digits)
+    assert len(predict(backend, image=str(image), top_k=1)) == 1
 
 
 def test_sdk_estimator_request_carries_multi_instance_and_spot(backend, trained):
