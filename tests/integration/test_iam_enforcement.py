@@ -60,7 +60,7 @@ def denied(call) -> bool:
         call()
     except ClientError as err:
         code = err.response["Error"]["Code"]
-        if code in ("AccessDenied", "AccessDeniedException", "403"):
+        if code in ("AccessDenied", "AccessDeniedException"):
             return True
         raise
     return False

@@ -201,7 +201,7 @@ def test_lambda_role_without_its_invoke_grant_cannot_reach_the_endpoint(backend,
             FunctionName=str(outputs["function_alias_arn"]), LogType="Tail",
             Payload=json.dumps(build_payload(str(image), None, None)).encode())
         assert json.loads(reply["Payload"].read())["statusCode"] == 502
-        assert '"endpoint_error": "AccessDenied"' in base64.b64decode(reply["LogResult"]).decode()
+        assert '"endpoint_error": "AccessDeniedException"' in base64.b64decode(reply["LogResult"]).decode()
     assert len(predict(backend, image=str(image), top_k=2)) == 2  # the grant back: it answers
 
 

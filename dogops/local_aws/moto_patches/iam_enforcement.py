@@ -18,9 +18,9 @@ served; we set it to 0, so nothing runs unauthenticated. Two identities exist be
   whose conditions hold for `aws:SourceAccount` = this account and `aws:SourceArn` when given; an
   explicit `Deny` wins; a condition operator or key we cannot evaluate fails closed.
 
-The resulting assumed-role credentials are ordinary moto ones: their requests are checked
-against the role's inline and attached policies (see docs/security.md for what moto's
-evaluator does and does not check).
+The resulting assumed-role credentials are ordinary moto ones; their requests are checked against
+the role's inline and attached policies by `identity_policies` (conditions evaluated). See
+docs/security.md for what the emulator does and does not check.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ from dogops.local_aws.moto_patches import endpoint_registry
 from dogops.local_aws.service_credentials import SERVICE_PRINCIPAL_HEADER, SOURCE_ARN_HEADER
 
 CREDENTIALS_FILE = "operator-credentials.json"
+# Signing names of the REST-JSON services the stack calls (JSON-1.x ones send X-Amz-Target).
+REST_JSON_SIGNING_NAMES = {"lambda", "sagemaker"}
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
 
 _operator: dict[str, str] = {}
@@ -186,14 +188,14 @@ def apply() -> None:
 
     access_control.create_access_key = create_access_key
 
-    original_check = access_control.IAMRequestBase.check_action_permitted
+    from dogops.local_aws.moto_patches import identity_policies
 
     def check_action_permitted(self: Any, resource: str) -> None:
         if isinstance(self._access_key, OperatorAccessKey):
             if self._action == "sts:AssumeRole":
                 _check_operator_assume_role(self, resource)
             return
-        original_check(self, resource)
+        identity_policies.check(self, resource)  # users and assumed roles: conditions evaluated
 
     access_control.IAMRequestBase.check_action_permitted = check_action_permitted
 
@@ -212,6 +214,23 @@ def apply() -> None:
         return request
 
     access_control.IAMRequestBase._create_aws_request = create_aws_request
+
+    original_denied = access_control.IAMRequest._raise_access_denied
+
+    def raise_access_denied(self: Any) -> None:
+        # moto answers AccessDenied as XML for every service; JSON-protocol clients (Lambda,
+        # SageMaker, sagemaker-runtime, Logs...) then see only "403". AWS answers them in JSON.
+        if self._headers.get("X-Amz-Target") or self._service in REST_JSON_SIGNING_NAMES:
+            from moto.core.exceptions import JsonRESTError
+
+            error = JsonRESTError("AccessDeniedException",
+                                  f"User: {self._access_key.arn} is not authorized to perform: "
+                                  f"{self._action}")
+            error.code = 403
+            raise error
+        original_denied(self)
+
+    access_control.IAMRequest._raise_access_denied = raise_access_denied
 
     original_init = access_control.IAMRequestBase.__init__
 
