@@ -17,11 +17,17 @@ import torchvision
 
 def create_lambda_role(iam, name: str, statements: list[dict] | None = None) -> str:
     """A Lambda execution role: trusted by lambda.amazonaws.com (the emulator enforces IAM and
-    assumes it for the function's environments), with `statements` as its inline policy."""
+    assumes it for the function's environments), allowed to write the logs of Lambda functions
+    (policy "logs"), with `statements` as its inline policy "test"."""
     trust = {"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
         "Action": "sts:AssumeRole"}]}
     arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="logs", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/*"}]}))
     if statements:
         iam.put_role_policy(RoleName=name, PolicyName="test", PolicyDocument=json.dumps(
             {"Version": "2012-10-17", "Statement": statements}))

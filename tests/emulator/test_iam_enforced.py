@@ -144,3 +144,45 @@ def test_invoke_endpoint_is_authorised_against_the_endpoint_arn(aws, emulator_po
     with pytest.raises(ClientError) as refused:
         runtime.invoke_endpoint(EndpointName="other-endpoint", Body=b"{}")
     assert refused.value.response["Error"]["Code"] == "AccessDeniedException"  # JSON, as AWS
+
+
+def test_lambda_logs_reach_cloudwatch_only_with_the_roles_grant(aws):
+    """Lambda ships a function's logs with its execution role: without the grant they are
+    dropped (the invocation itself still answers, and LogType=Tail still shows them)."""
+    import base64
+    import time
+
+    from emulator_test_helpers import create_lambda_role
+    from test_lambda import make_zip
+
+    iam, lam, logs = aws("iam"), aws("lambda"), aws("logs")
+    name = f"enf-{uuid.uuid4().hex[:8]}"
+    role = create_lambda_role(iam, name)
+    lam.create_function(FunctionName=name, Runtime="python3.11", Role=role, Handler="app.handler",
+                        Code={"ZipFile": make_zip({"app.py": (
+                            "def handler(event, context):\n    print(event['say'])\n")})})
+
+    def say(word: str) -> str:
+        reply = lam.invoke(FunctionName=name, Payload=json.dumps({"say": word}).encode(),
+                           LogType="Tail")
+        return base64.b64decode(reply["LogResult"]).decode()
+
+    def delivered(word: str, wait_s: float) -> bool:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+            except ClientError:
+                events = []
+            if any(word in event["message"] for event in events):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+
+    assert "granted-line" in say("granted-line")
+    assert delivered("granted-line", 10)
+    iam.delete_role_policy(RoleName=name, PolicyName="logs")
+    assert "denied-line" in say("denied-line")
+    assert not delivered("denied-line", 2)
+    lam.delete_function(FunctionName=name)

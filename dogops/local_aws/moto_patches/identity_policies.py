@@ -84,6 +84,23 @@ def principal_may_assume(trust: dict, caller_role_arn: str, account_id: str,
     return decide(granted, "sts:AssumeRole", "*", context) == PermissionResult.PERMITTED
 
 
+def role_allows(account_id: str, role_arn: str, actions: list[str], resource: str) -> bool:
+    """Whether the role's own policies grant every action on `resource`: for work the emulator
+    does on a role's behalf inside its own process (e.g. shipping a Lambda's logs)."""
+    from moto.iam.exceptions import NotFoundException
+    from moto.iam.models import iam_backends
+
+    try:
+        role = iam_backends[account_id]["aws"].get_role_by_arn(role_arn)
+    except NotFoundException:
+        return False
+    documents = [policy_document(doc) for doc in role.policies.values()]
+    documents += [policy_document(policy) for policy in role.managed_policies.values()]
+    context = {**request_context(), "aws:PrincipalArn": role_arn, "aws:PrincipalAccount": account_id}
+    return all(decide(documents, action, resource, context) == PermissionResult.PERMITTED
+               for action in actions)
+
+
 def check(request: Any, resource: str) -> None:
     """Replaces IAMRequestBase.check_action_permitted for users and assumed roles."""
     if request._action == "sts:GetCallerIdentity":  # always allowed, as on AWS

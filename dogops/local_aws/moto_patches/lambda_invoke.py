@@ -10,7 +10,8 @@ and permission policies apply; never the server's own environment). As on AWS, a
 `InvalidRequestContentException` (400) before any code runs, and one over 6 MB with
 `RequestTooLargeException` (413). Logs (START, the handler's output and its root-logger lines,
 END, REPORT) go to the environment's stream of the function's log group and, on request, the last
-4 KB to `LogType=Tail`. The `Qualifier` of an Invoke request (version or alias) is honoured; moto
+4 KB to `LogType=Tail`; CloudWatch gets only what the execution role may write (logs:CreateLogStream
+and logs:PutLogEvents on the stream, logs:CreateLogGroup when the group is missing). The `Qualifier` of an Invoke request (version or alias) is honoured; moto
 dropped it.
 """
 
@@ -216,11 +217,29 @@ def _put_logs(spec: FunctionSpec, stream: str, text: str, timestamp: int) -> Non
     logs_backend = backend.get_function(spec.function_name).logs_backend
     events = [{"timestamp": timestamp, "message": line} for line in text.splitlines()]
     with _logs_lock:
+        group = logs_backend.groups.get(spec.log_group)
+        needed = ["logs:PutLogEvents"]
+        if group is None:
+            needed.append("logs:CreateLogGroup")
+        if group is None or stream not in group.streams:
+            needed.append("logs:CreateLogStream")
+        if not role_may_log(spec, stream, needed):
+            return
         logs_backend.ensure_log_group(spec.log_group)
         group = logs_backend.groups[spec.log_group]
         if stream not in group.streams:
             logs_backend.create_log_stream(spec.log_group, stream)
         logs_backend.put_log_events(spec.log_group, stream, events)
+
+
+def role_may_log(spec: FunctionSpec, stream: str, actions: list[str]) -> bool:
+    """Lambda delivers logs with the execution role: what the role may not write is dropped,
+    silently, as on AWS. Checked against the stream's ARN, as AWS evaluates these actions."""
+    from dogops.local_aws.moto_patches.identity_policies import role_allows
+
+    resource = (f"arn:aws:logs:{spec.region}:{spec.account_id}:log-group:{spec.log_group}"
+                f":log-stream:{stream}")
+    return role_allows(spec.account_id, spec.role, actions, resource)
 
 
 def _unsupported(spec: FunctionSpec) -> dict | None:
