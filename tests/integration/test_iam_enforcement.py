@@ -160,3 +160,42 @@ def test_lambda_role_cannot_touch_iam_sagemaker_or_its_own_function(backend, sta
     assert denied(lambda: sagemaker.list_endpoints())
     lam = client_as(backend, "lambda.amazonaws.com", role, "lambda")
     assert denied(lambda: lam.get_function(FunctionName=str(stack["function_name"])))
+
+
+def test_lambda_logs_reach_its_log_group_only_with_its_grant(backend, stack):
+    """The Lambda's logs are shipped with its role: WriteOwnLogGroupOnly is what delivers them."""
+    import base64
+    import re
+    import time
+
+    lam, logs = backend.client("lambda"), backend.client("logs")
+    group = f"/aws/lambda/{stack['function_name']}"
+
+    def invoke() -> str:
+        reply = lam.invoke(FunctionName=str(stack["function_alias_arn"]), LogType="Tail",
+                           Payload=json.dumps({"image_url": "not a url"}).encode())
+        tail = base64.b64decode(reply["LogResult"]).decode()
+        return re.search(r"START RequestId: (\S+)", tail).group(1)
+
+    def delivered(request_id: str, wait_s: float) -> bool:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() <= deadline:
+            events = logs.filter_log_events(logGroupName=group)["events"]
+            if any(request_id in event["message"] for event in events):
+                return True
+            time.sleep(0.2)
+        return False
+
+    assert delivered(invoke(), 10)
+    role = str(stack["lambda_role_arn"]).rsplit("/", 1)[-1]
+    iam = backend.client("iam")
+    (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    original = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    kept = [s for s in original["Statement"] if s.get("Sid") != "WriteOwnLogGroupOnly"]
+    assert len(kept) == len(original["Statement"]) - 1
+    iam.put_role_policy(RoleName=role, PolicyName=name,
+                        PolicyDocument=json.dumps({**original, "Statement": kept}))
+    try:
+        assert not delivered(invoke(), 2)
+    finally:
+        iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(original))
