@@ -134,7 +134,8 @@ class Stack:
         config = Config(retries={"total_max_attempts": retries}, max_pool_connections=pool,
                         read_timeout=60)
         return boto3.client(service, endpoint_url=self.endpoint_url, region_name="us-east-1",
-                            aws_access_key_id="test", aws_secret_access_key="test",
+                            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
                             config=config)
 
     def deploy(self, model_dir: Path) -> str:
@@ -150,8 +151,22 @@ class Stack:
         sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=ENDPOINT)
         self.host = endpoint_host.start_host(ENDPOINT, str(model_dir), state_dir=self.state_dir,
                                              env=self.env, timeout_s=300)
+        # The emulator enforces IAM: the functions' role is trusted by Lambda and may invoke the
+        # endpoint and write the functions' logs, like the stack's Lambda role.
         role = iam.create_role(RoleName="bench-load", AssumeRolePolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
+            {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+        iam.put_role_policy(RoleName="bench-load", PolicyName="invoke-and-log",
+                            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                                {"Effect": "Allow", "Action": "sagemaker:InvokeEndpoint",
+                                 "Resource": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/"
+                                             f"{ENDPOINT.lower()}"},
+                                {"Effect": "Allow",
+                                 "Action": ["logs:CreateLogGroup", "logs:CreateLogStream",
+                                            "logs:PutLogEvents"],
+                                 "Resource": "arn:aws:logs:us-east-1:123456789012:log-group:"
+                                             "/aws/lambda/bench-*"}]}))
         for name, code, handler, env in (
             ("bench-front-door", lambda_package.zip_bytes(), "lambda_function.lambda_handler",
              {"ENDPOINT_NAME": ENDPOINT}),

@@ -98,6 +98,14 @@ def as_role(emulator_port: int, role_arn: str, service: str = "sagemaker.amazona
                         aws_session_token=creds["AWS_SESSION_TOKEN"])
 
 
+def aws_sts(emulator_port: int):
+    url = emulator.endpoint_url(emulator_port)
+    creds = emulator.operator_credentials(url)
+    return boto3.client("sts", endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"])
+
+
 def test_assumed_role_gets_exactly_its_grants(emulator_port, role):
     bucket, arn = role
     s3 = as_role(emulator_port, arn)
@@ -116,6 +124,11 @@ def test_only_the_trusted_service_may_assume_and_unknown_keys_are_refused(emulat
     _, arn = role
     with pytest.raises(UserError, match="lambda.amazonaws.com cannot assume"):
         as_role(emulator_port, arn, "lambda.amazonaws.com")
+    # The operator itself (the account root, no service named) may not either: the role does not
+    # trust the account.
+    operator_sts = aws_sts(emulator_port)
+    with pytest.raises(ClientError, match="AccessDenied"):
+        operator_sts.assume_role(RoleArn=arn, RoleSessionName="root")
     url = emulator.endpoint_url(emulator_port)
     stranger = boto3.client("s3", endpoint_url=url, region_name="us-east-1",
                             aws_access_key_id="test", aws_secret_access_key="test")

@@ -154,16 +154,21 @@ def service_may_assume(trust_policy: str | dict, service: str, context: dict[str
 
 def _check_operator_assume_role(request: Any, role_arn: str) -> None:
     """The operator standing in for a service: the role's trust policy must allow that service."""
-    headers = request._headers
-    service = headers.get(SERVICE_PRINCIPAL_HEADER)
-    if not service:
-        return  # root assuming a role it trusts implicitly: moto's own behaviour
     from moto.iam.exceptions import NotFoundException
 
+    from dogops.local_aws.moto_patches.identity_policies import principal_may_assume
+
+    headers = request._headers
     try:
         role = request.backend.get_role_by_arn(role_arn)
     except NotFoundException:
         request._raise_access_denied()
+    service = headers.get(SERVICE_PRINCIPAL_HEADER)
+    if not service:  # the root itself: as on AWS, only a role that trusts the account
+        trust = json.loads(role.assume_role_policy_document)
+        if not principal_may_assume(trust, request._access_key.arn, request.account_id, {}):
+            request._raise_access_denied()
+        return
     context = {"aws:SourceAccount": request.account_id}
     if headers.get(SOURCE_ARN_HEADER):
         context["aws:SourceArn"] = headers[SOURCE_ARN_HEADER]
