@@ -71,6 +71,7 @@ module "storage" {
   source = "./modules/storage"
 
   bucket_name                        = local.bucket_name
+  partition                          = local.partition
   policies_dir                       = local.policies_dir
   force_destroy                      = var.bucket_force_destroy
   noncurrent_version_expiration_days = var.noncurrent_version_expiration_days

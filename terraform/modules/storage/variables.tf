@@ -35,3 +35,15 @@ variable "force_destroy" {
   default     = false
   nullable    = false
 }
+
+variable "partition" {
+  description = "AWS partition of the account (aws, aws-cn, aws-us-gov): bucket ARNs in the policies are built from it."
+  type        = string
+  default     = "aws"
+  nullable    = false
+
+  validation {
+    condition     = contains(["aws", "aws-cn", "aws-us-gov"], var.partition)
+    error_message = "partition must be one of aws, aws-cn, aws-us-gov."
+  }
+}
