@@ -560,3 +560,50 @@ variable "data_capture_sampling_percent" {
     error_message = "data_capture_sampling_percent must be a whole number from 0 to 100."
   }
 }
+
+# --- Defence in depth: customer-managed key, access logs (docs/security.md) ---
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key (same region) for the bucket's default encryption (SSE-KMS + bucket key), the endpoint's ML storage volume and captured data, the Lambda log group, the alarm topic and the training host's root volume; null (the default) keeps AWS-managed encryption. The key policy must let the CloudWatch Logs and CloudWatch services use it (docs/security.md)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}$", var.kms_key_arn))
+    error_message = "kms_key_arn must be null or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>), not an alias."
+  }
+
+  validation {
+    condition     = var.kms_key_arn == null || try(split(":", var.kms_key_arn)[3] == var.region, false)
+    error_message = "kms_key_arn must be a key in the stack's region (var.region): log groups, endpoints and buckets cannot use a key from another region."
+  }
+}
+
+variable "enable_access_logging" {
+  description = "S3 server access logs of the artifacts bucket (who read or wrote which object, from where). On by default: creates <bucket>-logs (private, SSE-S3, versioned, expiring after access_log_retention_days) unless access_log_bucket names an existing one."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "access_log_bucket" {
+  description = "Existing bucket (same account and region) to deliver the access logs to, under s3-access/; its policy must allow logging.s3.amazonaws.com to PutObject there. null creates the log bucket."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.access_log_bucket == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.access_log_bucket))
+    error_message = "access_log_bucket must be null or a bucket name (3-63 lowercase letters, digits, '.' and '-')."
+  }
+}
+
+variable "access_log_retention_days" {
+  description = "Days after which access logs in the created log bucket expire."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.access_log_retention_days >= 1 && floor(var.access_log_retention_days) == var.access_log_retention_days
+    error_message = "access_log_retention_days must be a whole number of days, at least 1."
+  }
+}

@@ -62,9 +62,11 @@ resource "aws_sagemaker_model" "this" {
 }
 
 resource "aws_sagemaker_endpoint_configuration" "this" {
-  #checkov:skip=CKV_AWS_98:The ML storage volume is encrypted with the SageMaker-managed key; a customer-managed KMS key adds a key policy and cost without narrowing access.
+  #checkov:skip=CKV_AWS_98:A customer-managed key for the ML storage volume and captured data is an option (root variable kms_key_arn, default null = the SageMaker-managed key); see docs/security.md.
   # name_prefix + a 26-character unique suffix must fit SageMaker's 63-character limit.
   name_prefix = "${substr(var.endpoint_name, 0, 36)}-"
+  # Customer-managed key for the instances' ML storage volumes (null: SageMaker-managed key).
+  kms_key_arn = var.kms_key_arn
 
   production_variants {
     variant_name           = local.variant_name
@@ -79,6 +81,7 @@ resource "aws_sagemaker_endpoint_configuration" "this" {
       enable_capture              = true
       initial_sampling_percentage = var.data_capture_sampling_percent
       destination_s3_uri          = data_capture_config.value
+      kms_key_id                  = var.kms_key_arn
 
       capture_options {
         capture_mode = "Input"

@@ -52,3 +52,8 @@ output "model_environment" {
   description = "Environment of the serving container (handler module, model-server workers and batching)."
   value       = aws_sagemaker_model.this.primary_container[0].environment
 }
+
+output "volume_kms_key_arn" {
+  description = "KMS key of the endpoint config's ML storage volume, or null for the SageMaker-managed key."
+  value       = aws_sagemaker_endpoint_configuration.this.kms_key_arn
+}

@@ -255,3 +255,14 @@ variable "model_server" {
     error_message = "model_server.ort_threads must be a whole number from 0 (one per core) to 64."
   }
 }
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for the endpoint instances' ML storage volume and captured data; null uses the SageMaker-managed key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}$", var.kms_key_arn))
+    error_message = "kms_key_arn must be null or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>), not an alias."
+  }
+}

@@ -25,3 +25,8 @@ output "dashboard_metrics" {
   description = "\"<namespace> <metric>\" of every dashboard graph (for review and tests)."
   value       = toset(flatten([for w in local.widgets : [for m in w.metrics : "${m[0]} ${m[1]}"]]))
 }
+
+output "topic_kms_key_id" {
+  description = "KMS key of the alarm topic, or null (no topic, or no server-side encryption)."
+  value       = one(aws_sns_topic.alarms[*].kms_master_key_id)
+}
