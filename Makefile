@@ -13,6 +13,9 @@ POLICY_VENV := .venv-policy
 POLICY_STAMP := $(POLICY_VENV)/.installed
 POLICY_PACKAGES := parliament==1.6.4 json-cfg==0.4.2 kwonly-args==1.0.10 setuptools==80.9.0 boto3==1.43.11
 POLICY_PLAN := build/policy-check/plan.json
+# checkov's IAM and resource-policy checks, run on the plan JSON where the documents are visible
+# (tests/policy/test_policy_check.py runs the same list).
+PLAN_POLICY_CHECKS := CKV_AWS_40,CKV_AWS_60,CKV_AWS_61,CKV_AWS_62,CKV_AWS_63,CKV_AWS_70,CKV_AWS_93,CKV_AWS_286,CKV_AWS_287,CKV_AWS_288,CKV_AWS_289,CKV_AWS_290,CKV_AWS_355,CKV2_AWS_40
 # Offline provider mirror on this kind of machine; elsewhere Terraform uses the registry.
 TF_MIRROR ?= /opt/tf-plugins
 ifneq ($(wildcard $(TF_MIRROR)),)
@@ -62,12 +65,13 @@ $(POLICY_STAMP):
 	$(POLICY_VENV)/bin/pip install --quiet $(POLICY_PACKAGES)
 	touch $@
 
-policy-check: install $(POLICY_STAMP)
+policy-check: install $(POLICY_STAMP) $(SCAN_STAMP)
 	$(BIN)/python -m dogops.policy_render --out $(POLICY_PLAN)
 	$(POLICY_VENV)/bin/python -m dogops.policy_check $(POLICY_PLAN)
+	$(SCAN_VENV)/bin/checkov --quiet --compact --framework terraform_plan -f $(POLICY_PLAN) --check $(PLAN_POLICY_CHECKS)
 
-# tests/policy runs the policy checker in its venv
-test-python: install $(POLICY_STAMP)
+# tests/policy runs the policy checker and checkov in their venvs
+test-python: install $(POLICY_STAMP) $(SCAN_STAMP)
 	$(BIN)/pytest
 
 bench: install

@@ -9,6 +9,7 @@ policy-check` / `make test` build it; without it these tests fail with that inst
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,7 +20,11 @@ from dogops import config
 from dogops.policy_render import render_plan
 
 POLICY_PYTHON = config.REPO_ROOT / ".venv-policy" / "bin" / "python"
+CHECKOV = config.REPO_ROOT / ".venv-scan" / "bin" / "checkov"
 POLICIES = config.REPO_ROOT / "policies"
+# The same checkov check list `make policy-check` runs on the plan.
+PLAN_POLICY_CHECKS = re.search(r"^PLAN_POLICY_CHECKS := (\S+)$",
+                               (config.REPO_ROOT / "Makefile").read_text(), re.MULTILINE).group(1)
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +37,13 @@ def run_check(plan: dict, tmp_path: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(POLICY_PYTHON), "-m", "dogops.policy_check", str(plan_file)],
                           check=False, cwd=config.REPO_ROOT, capture_output=True, text=True,
                           timeout=120)
+
+
+def run_checkov(plan_file: Path) -> subprocess.CompletedProcess:
+    assert CHECKOV.exists(), f"{CHECKOV} is missing: run `make .venv-scan/.installed`"
+    return subprocess.run([str(CHECKOV), "--quiet", "--compact", "--framework", "terraform_plan",
+                           "-f", str(plan_file), "--check", PLAN_POLICY_CHECKS],
+                          check=False, capture_output=True, text=True, timeout=300)
 
 
 def plant(policies: Path, template: str, statement: dict) -> None:
@@ -54,6 +66,8 @@ def plan_document(address: str, policy: dict, rtype: str = "aws_iam_role_policy"
 def test_real_policies_pass(tmp_path):
     result = run_check(render_plan(POLICIES), tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+    scan = run_checkov(tmp_path / "plan.json")
+    assert scan.returncode == 0 and "Failed checks: 0" in scan.stdout, scan.stdout + scan.stderr
     # Every role's documents and the bucket policy were checked, not skipped.
     for address in ("module.iam.aws_iam_role_policy.lambda",
                     "module.iam.aws_iam_role_policy.training_host[0]",
@@ -89,6 +103,14 @@ def test_planted_wildcards_fail_with_readable_findings(tmp_path):
     assert "RESOURCE_STAR" in out.split(f"FAIL {host_doc} [parliament")[1], out
     # Untouched documents still pass.
     assert "ok   module.storage.aws_s3_bucket_policy.tls_only" in out, out
+
+    # checkov, reading the same plan, fails too (it never saw the policies in the HCL).
+    scan = run_checkov(tmp_path / "plan.json")
+    assert scan.returncode == 1, scan.stdout
+    assert re.search(r"CKV_AWS_63.*\n\s*FAILED for resource: module\.iam\.aws_iam_role_policy\.lambda",
+                     scan.stdout), scan.stdout
+    assert re.search(r"CKV_AWS_355.*\n\s*FAILED for resource: "
+                     r"module\.iam\.aws_iam_role_policy\.training_host\[0\]", scan.stdout), scan.stdout
 
 
 @pytest.mark.parametrize(("statement", "issue"), [

@@ -6,7 +6,6 @@ locals {
 }
 
 resource "aws_s3_bucket" "artifacts" {
-  #checkov:skip=CKV_AWS_18:Server access logging is aws_s3_bucket_logging.artifacts below, on by default (root variable enable_access_logging); checkov cannot link a count-ed logging resource to the bucket.
   #checkov:skip=CKV_AWS_144:Cross-region replication doubles storage cost; the dataset is reproducible and models are re-trainable.
   #checkov:skip=CKV_AWS_145:SSE-KMS with a customer-managed key is an option (root variable kms_key_arn, default null = SSE-S3): the key's policy and per-request cost are the team's choice; see docs/security.md.
   #checkov:skip=CKV2_AWS_62:No consumer for bucket event notifications; the tooling drives every step explicitly.
