@@ -57,3 +57,8 @@ output "volume_kms_key_arn" {
   description = "KMS key of the endpoint config's ML storage volume, or null for the SageMaker-managed key."
   value       = aws_sagemaker_endpoint_configuration.this.kms_key_arn
 }
+
+output "execution_role_arn" {
+  description = "Role the model runs with (the serving role)."
+  value       = aws_sagemaker_model.this.execution_role_arn
+}
