@@ -44,6 +44,8 @@ RENDER_VARIABLES: dict[str, object] = {
     "enable_github_plan_role": True,
     "github_repository": "example/dog-breeds",
     "github_state_bucket": "policy-check-state-123456789012",
+    # the key statements in the role policies appear only with a key
+    "kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000",
 }
 
 # What the copy leaves out: provider caches, state, and per-machine files that would change

@@ -102,6 +102,9 @@ module "iam" {
   serving_ecr_repository_arns  = local.serving_ecr_repository_arns
   create_training_host_role    = var.enable_training_host
   data_capture_prefix          = var.data_capture_sampling_percent > 0 ? local.data_capture_prefix : null
+
+  # Defence in depth (docs/security.md): the roles that touch bucket objects may use the key.
+  kms_key_arn = var.kms_key_arn
 }
 
 module "endpoint" {

@@ -174,6 +174,17 @@ run "aws_managed_encryption_by_default" {
     ])
     error_message = "Without kms_key_arn no resource names a customer-managed key."
   }
+
+  assert {
+    condition = alltrue(flatten([
+      for doc in values(module.iam.policy_documents) : [
+        for statement in jsondecode(doc).Statement : [
+          for action in flatten([statement.Action]) : !startswith(action, "kms:")
+        ]
+      ]
+    ]))
+    error_message = "Without kms_key_arn no role holds a kms: permission."
+  }
 }
 
 run "kms_key_everywhere_it_is_set" {
@@ -202,9 +213,46 @@ run "kms_key_everywhere_it_is_set" {
     error_message = "The key must encrypt the endpoint volume, the Lambda log group, the alarm topic and the host's root volume."
   }
 
+  # Roles that read or write bucket objects may use exactly this key, and only through S3.
+  assert {
+    condition = alltrue([for role in ["training", "serving", "training_host"] : jsonencode([
+      for s in jsondecode(module.iam.policy_documents[role]).Statement : s
+      if s.Sid == "UseTheStackKeyThroughS3Only"
+      ][0]) == jsonencode({
+      Sid       = "UseTheStackKeyThroughS3Only"
+      Effect    = "Allow"
+      Action    = role == "serving" ? ["kms:Decrypt"] : ["kms:Decrypt", "kms:GenerateDataKey"]
+      Resource  = "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-0000-4000-8000-0123456789ab"
+      Condition = { StringEquals = { "kms:ViaService" = "s3.us-east-1.amazonaws.com" } }
+    })])
+    error_message = "Training and the EC2 host may decrypt and encrypt with the key, serving (without data capture) only decrypt; all only through S3."
+  }
+
+  assert {
+    condition     = !strcontains(module.iam.policy_documents.lambda, "kms:")
+    error_message = "The Lambda role needs no key access: the logs service encrypts its log group under the key policy."
+  }
+
   assert {
     condition     = jsondecode(output.bucket_policy_documents.artifacts).Statement[0].Sid == "DenyInsecureTransport"
     error_message = "The TLS-only bucket policy must stay with SSE-KMS."
+  }
+}
+
+run "serving_encrypts_with_the_key_only_when_it_captures_data" {
+  command = plan
+
+  variables {
+    kms_key_arn                   = "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-0000-4000-8000-0123456789ab"
+    data_capture_sampling_percent = 5
+  }
+
+  assert {
+    condition = [
+      for s in jsondecode(module.iam.policy_documents.serving).Statement : s.Action
+      if s.Sid == "UseTheStackKeyThroughS3Only"
+    ] == [["kms:Decrypt", "kms:GenerateDataKey"]]
+    error_message = "With data capture on, the serving role must also encrypt (GenerateDataKey) with the key."
   }
 }
 
