@@ -55,7 +55,8 @@ output "model_environment" {
 
 output "volume_kms_key_arn" {
   description = "KMS key of the endpoint config's ML storage volume, or null for the SageMaker-managed key."
-  value       = aws_sagemaker_endpoint_configuration.this.kms_key_arn
+  # The emulator reads an unset key back as "": report that as null, or a re-plan is never empty.
+  value = aws_sagemaker_endpoint_configuration.this.kms_key_arn == "" ? null : aws_sagemaker_endpoint_configuration.this.kms_key_arn
 }
 
 output "execution_role_arn" {

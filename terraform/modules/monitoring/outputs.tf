@@ -28,5 +28,6 @@ output "dashboard_metrics" {
 
 output "topic_kms_key_id" {
   description = "KMS key of the alarm topic, or null (no topic, or no server-side encryption)."
-  value       = one(aws_sns_topic.alarms[*].kms_master_key_id)
+  # "" (unset, as some APIs read it back) reported as null, so a re-plan stays empty.
+  value = one([for topic in aws_sns_topic.alarms : topic.kms_master_key_id == "" ? null : topic.kms_master_key_id])
 }
