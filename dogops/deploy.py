@@ -173,12 +173,9 @@ def destroy(backend: Backend) -> list[str]:
     model = state.read_tfvars(backend.target).get("model_data_url")
     with backend.terraform() as tf:
         outputs = tf.output()
-        # The access-log bucket is emptied only when the stack created it (a team's own log
-        # bucket is not ours to delete).
-        for key in ("bucket_name", "created_access_log_bucket_name"):
-            if outputs.get(key):
-                removed = empty_bucket(backend, str(outputs[key]))
-                print(f"emptied s3://{outputs[key]} ({removed} object versions)")
+        if outputs.get("bucket_name"):
+            removed = empty_bucket(backend, str(outputs["bucket_name"]))
+            print(f"emptied s3://{outputs['bucket_name']} ({removed} object versions)")
         tf.destroy({**backend.base_variables(), "model_data_url": model})
         left = tf.state_resources()
     if left:

@@ -111,7 +111,7 @@ output "access_log_bucket_name" {
 }
 
 output "created_access_log_bucket_name" {
-  description = "The access-log bucket this stack created (emptied by `invoke destroy`), or null."
+  description = "The access-log bucket this stack created (a destroy deletes it with its logs), or null."
   value       = module.storage.created_access_log_bucket_name
 }
 

@@ -134,6 +134,11 @@ run "log_bucket_module_is_private_sse_s3_and_expiring" {
   }
 
   assert {
+    condition     = aws_s3_bucket.access_logs[0].force_destroy && aws_s3_bucket.artifacts.force_destroy == false
+    error_message = "A created log bucket goes with the stack (logs arrive minutes late, so it cannot be emptied first); the artifacts bucket stays protected."
+  }
+
+  assert {
     condition     = aws_s3_bucket_logging.artifacts[0].target_bucket == "dog-breeds-123456789012-us-east-1-logs" && aws_s3_bucket_logging.artifacts[0].target_prefix == "s3-access/"
     error_message = "The artifacts bucket must log to the log bucket under s3-access/."
   }

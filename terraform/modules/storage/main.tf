@@ -105,8 +105,11 @@ resource "aws_s3_bucket" "access_logs" {
   #checkov:skip=CKV_AWS_144:Access logs are audit records of this region's bucket; cross-region replication doubles their cost.
   #checkov:skip=CKV_AWS_145:S3 delivers server access logs only to buckets with SSE-S3 default encryption (SSE-KMS is not supported for the log target).
   #checkov:skip=CKV2_AWS_62:No consumer for notifications on log deliveries.
-  bucket        = var.access_log_bucket_name
-  force_destroy = var.force_destroy
+  bucket = var.access_log_bucket_name
+  # The logs of a stack go with it. Emptying the bucket before a destroy cannot work: S3 delivers
+  # logs minutes after the requests, so the destroy's own requests would land in it meanwhile.
+  # To keep logs beyond the stack, deliver them to a long-lived bucket (access_log_bucket).
+  force_destroy = true
 }
 
 resource "aws_s3_bucket_ownership_controls" "access_logs" {

@@ -14,7 +14,7 @@ output "access_log_bucket_name" {
 }
 
 output "created_access_log_bucket_name" {
-  description = "The access-log bucket this module created (emptied before a destroy), or null."
+  description = "The access-log bucket this module created (destroyed with its logs along with the stack), or null."
   value       = var.create_access_log_bucket ? var.access_log_bucket_name : null
 }
 
