@@ -113,6 +113,12 @@ variable "endpoint_instance_type" {
   }
 }
 
+variable "endpoint_network_isolation" {
+  description = "Run the SageMaker model with enable_network_isolation: the serving container gets no network (no PyPI, no image downloads, no exfiltration path). The model archive carries its wheels and the Lambda fetches {\"url\": ...} images, so the default loses nothing; see docs/security.md."
+  type        = bool
+  default     = true
+}
+
 variable "endpoint_model_server" {
   description = "Model-server workers, TorchServe batching and ONNX Runtime threads per worker of the endpoint's container (see modules/endpoint, variable model_server)."
   type = object({

@@ -52,3 +52,8 @@ output "model_environment" {
   description = "Environment of the serving container (handler module, model-server workers and batching)."
   value       = aws_sagemaker_model.this.primary_container[0].environment
 }
+
+output "network_isolation" {
+  description = "Whether the model's container runs with no network access."
+  value       = aws_sagemaker_model.this.enable_network_isolation
+}
