@@ -15,7 +15,8 @@ from dogops.backend import Backend
 from dogops.errors import UserError
 
 USER_OUTPUTS = ("bucket_name", "endpoint_name", "function_name", "function_alias_arn",
-                "function_url", "sagemaker_execution_role_arn", "training_host_instance_id")
+                "function_url", "training_role_arn", "serving_role_arn",
+                "training_host_instance_id")
 
 
 def recorded_model(target: str) -> str:

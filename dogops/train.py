@@ -164,7 +164,7 @@ def run_job_here(backend: Backend, outputs: Mapping[str, object], job_name: str,
 
     return run_local_job(
         backend.client("s3"), backend.client("sagemaker"), bucket=str(outputs["bucket_name"]),
-        role_arn=str(outputs.get("sagemaker_execution_role_arn", "")), job_name=job_name,
+        role_arn=str(outputs.get("training_role_arn", "")), job_name=job_name,
         hyperparameters=hyperparameters, instances=instances,
         image_uri=LOCAL_TRAINING_IMAGE.format(region=backend.region),
         work_dir=config.paths(backend.target).work_dir, endpoint_url=backend.endpoint_url or "",
@@ -202,7 +202,7 @@ def tune_locally(request: TrainRequest, backend: Backend, outputs: Mapping[str, 
     from dogops import sagemaker_jobs
 
     bucket = str(outputs["bucket_name"])
-    role = str(outputs.get("sagemaker_execution_role_arn", ""))
+    role = str(outputs.get("training_role_arn", ""))
     static = {k: v for k, v in hyperparameters.items() if k not in ("learning-rate", "batch-size")}
     with backend.sdk_environment():
         session = sagemaker_jobs.make_session(bucket, backend.session())
@@ -235,9 +235,9 @@ def train_on_sagemaker(request: TrainRequest, backend: Backend, outputs: Mapping
 
     settings = sagemaker_jobs.JobSettings(instance_type=request.instance_type,
                                           instances=request.instances, spot=request.spot)
-    role = outputs.get("sagemaker_execution_role_arn")
+    role = outputs.get("training_role_arn")
     if not role:
-        raise UserError("the stack has no sagemaker_execution_role_arn output: run `invoke plan`")
+        raise UserError("the stack has no training_role_arn output: run `invoke plan`")
     bucket = str(outputs["bucket_name"])
     with backend.sdk_environment():
         session = sagemaker_jobs.make_session(bucket, backend.session())

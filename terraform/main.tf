@@ -57,14 +57,11 @@ locals {
 
   inference_image_uri = coalesce(var.inference_image_uri, "${local.dlc_registry}/pytorch-inference:2.6.0-cpu-py312")
 
-  # The execution role may pull exactly the repositories it uses: the DLC PyTorch training and
-  # inference repositories of the region, plus the repository of a custom inference image.
-  image_parts = regex("^([0-9]{12})\\.dkr\\.ecr\\.([a-z0-9-]+)\\.[^/]+/([^:@]+)", local.inference_image_uri)
-  ecr_repository_arns = distinct([
-    "arn:${local.partition}:ecr:${var.region}:${local.dlc_account}:repository/pytorch-training",
-    "arn:${local.partition}:ecr:${var.region}:${local.dlc_account}:repository/pytorch-inference",
-    "arn:${local.partition}:ecr:${local.image_parts[1]}:${local.image_parts[0]}:repository/${local.image_parts[2]}",
-  ])
+  # Each SageMaker role may pull exactly the repository it uses: training the region's DLC PyTorch
+  # training repository, serving the repository of the inference image (DLC or custom).
+  image_parts                  = regex("^([0-9]{12})\\.dkr\\.ecr\\.([a-z0-9-]+)\\.[^/]+/([^:@]+)", local.inference_image_uri)
+  training_ecr_repository_arns = ["arn:${local.partition}:ecr:${var.region}:${local.dlc_account}:repository/pytorch-training"]
+  serving_ecr_repository_arns  = ["arn:${local.partition}:ecr:${local.image_parts[1]}:${local.image_parts[0]}:repository/${local.image_parts[2]}"]
 }
 
 module "storage" {
@@ -79,17 +76,18 @@ module "storage" {
 module "iam" {
   source = "./modules/iam"
 
-  name_prefix               = local.name_prefix
-  policies_dir              = local.policies_dir
-  partition                 = local.partition
-  region                    = var.region
-  account_id                = local.account_id
-  bucket_arn                = local.bucket_arn
-  endpoint_name             = local.endpoint_name
-  lambda_log_group_arn      = local.lambda_log_group_arn
-  ecr_repository_arns       = local.ecr_repository_arns
-  create_training_host_role = var.enable_training_host
-  data_capture_prefix       = var.data_capture_sampling_percent > 0 ? local.data_capture_prefix : null
+  name_prefix                  = local.name_prefix
+  policies_dir                 = local.policies_dir
+  partition                    = local.partition
+  region                       = var.region
+  account_id                   = local.account_id
+  bucket_arn                   = local.bucket_arn
+  endpoint_name                = local.endpoint_name
+  lambda_log_group_arn         = local.lambda_log_group_arn
+  training_ecr_repository_arns = local.training_ecr_repository_arns
+  serving_ecr_repository_arns  = local.serving_ecr_repository_arns
+  create_training_host_role    = var.enable_training_host
+  data_capture_prefix          = var.data_capture_sampling_percent > 0 ? local.data_capture_prefix : null
 }
 
 module "endpoint" {
@@ -99,7 +97,7 @@ module "endpoint" {
   endpoint_name                   = local.endpoint_name
   model_data_url                  = var.model_data_url
   inference_image_uri             = local.inference_image_uri
-  execution_role_arn              = module.iam.sagemaker_execution_role_arn
+  execution_role_arn              = module.iam.serving_role_arn
   region                          = var.region
   instance_type                   = var.endpoint_instance_type
   min_capacity                    = var.min_capacity

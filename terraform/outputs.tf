@@ -38,9 +38,14 @@ output "function_url" {
   value       = module.inference_lambda.function_url
 }
 
-output "sagemaker_execution_role_arn" {
-  description = "Role for SageMaker training/tuning jobs and the endpoint's model."
-  value       = module.iam.sagemaker_execution_role_arn
+output "training_role_arn" {
+  description = "Role for SageMaker training and tuning jobs (reads data and code, writes job output and checkpoints)."
+  value       = module.iam.training_role_arn
+}
+
+output "serving_role_arn" {
+  description = "Role of the endpoint's model (reads model archives, writes its logs; nothing else in the bucket)."
+  value       = module.iam.serving_role_arn
 }
 
 output "lambda_role_arn" {

@@ -90,59 +90,147 @@ run "lambda_may_invoke_only_its_endpoint_and_log_to_its_group" {
   }
 }
 
-run "sagemaker_reads_its_prefixes_and_writes_only_output" {
+run "training_role_reads_data_and_writes_only_job_output" {
   command = plan
 
   assert {
     condition = toset(flatten([
-      for s in jsondecode(module.iam.policy_documents.sagemaker_execution).Statement : s.Resource
+      for s in jsondecode(module.iam.policy_documents.training).Statement : s.Resource
       if contains(flatten([s.Action]), "s3:PutObject")
       ])) == toset([
       "arn:aws:s3:::dog-breeds-123456789012-us-east-1/training-jobs/*",
       "arn:aws:s3:::dog-breeds-123456789012-us-east-1/checkpoints/*",
     ])
-    error_message = "SageMaker may write only training-jobs/ and checkpoints/."
-  }
-
-  assert {
-    condition = contains(flatten([
-      for s in jsondecode(module.iam.policy_documents.sagemaker_execution).Statement : s.Resource
-      if contains(flatten([s.Action]), "s3:GetObject")
-    ]), "arn:aws:s3:::dog-breeds-123456789012-us-east-1/data/*")
-    error_message = "SageMaker must read the data/ prefix."
+    error_message = "The training role may write only training-jobs/ and checkpoints/ (never models/)."
   }
 
   assert {
     condition = toset(flatten([
-      for s in jsondecode(module.iam.policy_documents.sagemaker_execution).Statement : s.Resource
-      if contains(flatten([s.Action]), "ecr:BatchGetImage")
+      for s in jsondecode(module.iam.policy_documents.training).Statement : s.Resource
+      if contains(flatten([s.Action]), "s3:GetObject")
       ])) == toset([
-      "arn:aws:ecr:us-east-1:763104351884:repository/pytorch-training",
-      "arn:aws:ecr:us-east-1:763104351884:repository/pytorch-inference",
+      "arn:aws:s3:::dog-breeds-123456789012-us-east-1/data/*",
+      "arn:aws:s3:::dog-breeds-123456789012-us-east-1/code/*",
+      "arn:aws:s3:::dog-breeds-123456789012-us-east-1/training-jobs/*",
+      "arn:aws:s3:::dog-breeds-123456789012-us-east-1/checkpoints/*",
     ])
-    error_message = "SageMaker may pull only the PyTorch deep-learning container repositories."
+    error_message = "The training role reads data/, code/, its job output and checkpoints only."
+  }
+
+  assert {
+    condition = toset(flatten([
+      for s in jsondecode(module.iam.policy_documents.training).Statement : s.Resource
+      if contains(flatten([s.Action]), "ecr:BatchGetImage")
+    ])) == toset(["arn:aws:ecr:us-east-1:763104351884:repository/pytorch-training"])
+    error_message = "The training role may pull only the PyTorch training container repository."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(module.iam.policy_documents.training).Statement :
+      alltrue([for r in flatten([s.Resource]) : !strcontains(r, "/aws/sagemaker/Endpoints")])
+    ])
+    error_message = "The training role must not write the endpoint's logs."
+  }
+
+  assert {
+    condition     = jsondecode(module.iam.trust_policy_documents.training).Statement[0].Condition.StringEquals["aws:SourceAccount"] == "123456789012"
+    error_message = "The training role's trust policy must carry the aws:SourceAccount guard."
+  }
+}
+
+run "serving_role_reads_model_archives_only" {
+  command = plan
+
+  variables {
+    model_data_url = "s3://dog-breeds-123456789012-us-east-1/training-jobs/job-1/output/model.tar.gz"
+  }
+
+  # Role ARNs are only known after apply; give them their real shape at plan time.
+  override_resource {
+    target          = module.iam.aws_iam_role.sagemaker_serving
+    override_during = plan
+    values          = { arn = "arn:aws:iam::123456789012:role/dog-breeds-sagemaker-serving" }
+  }
+  override_resource {
+    target          = module.iam.aws_iam_role.sagemaker_training
+    override_during = plan
+    values          = { arn = "arn:aws:iam::123456789012:role/dog-breeds-sagemaker-training" }
+  }
+
+  assert {
+    condition = toset(flatten([
+      for s in jsondecode(module.iam.policy_documents.serving).Statement : s.Resource
+      if contains(flatten([s.Action]), "s3:GetObject")
+      ])) == toset([
+      "arn:aws:s3:::dog-breeds-123456789012-us-east-1/training-jobs/*/output/model.tar.gz",
+      "arn:aws:s3:::dog-breeds-123456789012-us-east-1/models/*",
+    ])
+    error_message = "The serving role may read model archives only (training-jobs/*/output/model.tar.gz, models/*), never data/ or code/."
   }
 
   assert {
     condition = alltrue(flatten([
-      for s in jsondecode(module.iam.policy_documents.sagemaker_execution).Statement : [
-        for action in flatten([s.Action]) : !contains(["s3:DeleteObject", "s3:PutBucketPolicy", "iam:PassRole"], action)
+      for s in jsondecode(module.iam.policy_documents.serving).Statement : [
+        for action in flatten([s.Action]) : !contains(["s3:PutObject", "s3:ListBucket", "s3:DeleteObject"], action)
       ]
     ]))
-    error_message = "The SageMaker role must not delete objects, change the bucket policy or pass roles."
+    error_message = "Without data capture the serving role must not write, list or delete anything in the bucket."
   }
 
   assert {
-    condition = [
-      for s in jsondecode(module.iam.policy_documents.sagemaker_execution).Statement : s.Condition.StringLike["cloudwatch:namespace"]
-      if contains(flatten([s.Action]), "cloudwatch:PutMetricData")
-    ] == [["/aws/sagemaker/*"]]
+    condition = toset(flatten([
+      for s in jsondecode(module.iam.policy_documents.serving).Statement : s.Resource
+      if contains(flatten([s.Action]), "ecr:BatchGetImage")
+    ])) == toset(["arn:aws:ecr:us-east-1:763104351884:repository/pytorch-inference"])
+    error_message = "The serving role may pull only the inference container repository."
+  }
+
+  assert {
+    condition = toset(flatten([
+      for s in jsondecode(module.iam.policy_documents.serving).Statement : s.Resource
+      if contains(flatten([s.Action]), "logs:PutLogEvents")
+      ])) == toset([
+      "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/dog-breeds-endpoint",
+      "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/dog-breeds-endpoint:*",
+    ])
+    error_message = "The serving role may log only to its endpoint's log group."
+  }
+
+  assert {
+    condition     = jsondecode(module.iam.trust_policy_documents.serving).Statement[0].Condition.StringEquals["aws:SourceAccount"] == "123456789012"
+    error_message = "The serving role's trust policy must carry the aws:SourceAccount guard."
+  }
+
+  assert {
+    condition     = module.endpoint[0].execution_role_arn == "arn:aws:iam::123456789012:role/dog-breeds-sagemaker-serving" && module.iam.training_role_arn != module.iam.serving_role_arn
+    error_message = "The endpoint's model must run with the serving role, not the training role."
+  }
+}
+
+run "sagemaker_roles_hold_no_dangerous_actions" {
+  command = plan
+
+  assert {
+    condition = alltrue(flatten([
+      for name in ["training", "serving"] : [
+        for s in jsondecode(module.iam.policy_documents[name]).Statement : [
+          for action in flatten([s.Action]) : !contains(["s3:DeleteObject", "s3:PutBucketPolicy", "iam:PassRole"], action)
+        ]
+      ]
+    ]))
+    error_message = "The SageMaker roles must not delete objects, change the bucket policy or pass roles."
+  }
+
+  assert {
+    condition = alltrue([
+      for name in ["training", "serving"] :
+      [
+        for s in jsondecode(module.iam.policy_documents[name]).Statement : s.Condition.StringLike["cloudwatch:namespace"]
+        if contains(flatten([s.Action]), "cloudwatch:PutMetricData")
+      ] == [["/aws/sagemaker/*"]]
+    ])
     error_message = "PutMetricData must be limited to the SageMaker namespaces."
-  }
-
-  assert {
-    condition     = jsondecode(module.iam.trust_policy_documents.sagemaker_execution).Statement[0].Condition.StringEquals["aws:SourceAccount"] == "123456789012"
-    error_message = "The SageMaker trust policy must carry the aws:SourceAccount guard."
   }
 }
 
@@ -184,14 +272,18 @@ run "custom_image_repository_and_regional_dlc_account_are_granted" {
 
   assert {
     condition = toset(flatten([
-      for s in jsondecode(module.iam.policy_documents.sagemaker_execution).Statement : s.Resource
+      for s in jsondecode(module.iam.policy_documents.training).Statement : s.Resource
       if contains(flatten([s.Action]), "ecr:BatchGetImage")
-      ])) == toset([
-      "arn:aws:ecr:me-south-1:217643126080:repository/pytorch-training",
-      "arn:aws:ecr:me-south-1:217643126080:repository/pytorch-inference",
-      "arn:aws:ecr:me-south-1:111122223333:repository/team/serving",
-    ])
-    error_message = "The execution role must pull from the region's DLC account and the custom image's repository only."
+    ])) == toset(["arn:aws:ecr:me-south-1:217643126080:repository/pytorch-training"])
+    error_message = "The training role must pull from the region's DLC account only."
+  }
+
+  assert {
+    condition = toset(flatten([
+      for s in jsondecode(module.iam.policy_documents.serving).Statement : s.Resource
+      if contains(flatten([s.Action]), "ecr:BatchGetImage")
+    ])) == toset(["arn:aws:ecr:me-south-1:111122223333:repository/team/serving"])
+    error_message = "The serving role must pull from the custom image's repository only."
   }
 }
 

@@ -139,8 +139,8 @@ run "data_capture_off_by_default" {
   }
 
   assert {
-    condition     = !strcontains(module.iam.policy_documents.sagemaker_execution, "data-capture")
-    error_message = "Without data capture the execution role must not write to data-capture/."
+    condition     = !strcontains(module.iam.policy_documents.serving, "data-capture")
+    error_message = "Without data capture the serving role must not write to data-capture/."
   }
 }
 
@@ -157,7 +157,7 @@ run "data_capture_on" {
   }
 
   assert {
-    condition     = strcontains(module.iam.policy_documents.sagemaker_execution, "arn:aws:s3:::dog-breeds-123456789012-us-east-1/data-capture/*")
-    error_message = "With data capture the execution role may write exactly data-capture/*."
+    condition     = strcontains(module.iam.policy_documents.serving, "arn:aws:s3:::dog-breeds-123456789012-us-east-1/data-capture/*")
+    error_message = "With data capture the serving role may write exactly data-capture/*."
   }
 }

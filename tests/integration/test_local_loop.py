@@ -159,7 +159,7 @@ def test_sdk_estimator_request_carries_multi_instance_and_spot(backend, trained)
     from dogops import sagemaker_jobs
 
     bucket = str(backend.outputs()["bucket_name"])
-    role = str(backend.outputs()["sagemaker_execution_role_arn"])
+    role = str(backend.outputs()["training_role_arn"])
     settings = sagemaker_jobs.JobSettings(instance_type="ml.g5.xlarge", instances=2, spot=True)
     with backend.sdk_environment():
         session = sagemaker_jobs.make_session(bucket, backend.session())

@@ -1,57 +1,89 @@
-# Three roles, each allowed exactly what its job needs. Policy documents live in policies/ as
-# JSON templates so a reviewer reads the same text AWS receives.
+# Four roles, each allowed exactly what its job needs. Policy documents live in policies/ as
+# JSON templates so a reviewer reads the same text AWS receives. Training and serving are separate
+# roles: the endpoint's container answers untrusted requests, so it must not be able to read the
+# training data or overwrite the archives it (or a later model) is served from.
 
 locals {
   arn_prefix = "arn:${var.partition}"
   logs_arn   = "${local.arn_prefix}:logs:${var.region}:${var.account_id}:log-group"
 
-  # S3 layout (docs/DESIGN.md): data/, code/, training-jobs/, checkpoints/, models/ec2/.
-  sagemaker_list_prefixes = ["data/*", "code/*", "training-jobs/*", "checkpoints/*", "models/*"]
-  sagemaker_read_objects  = [for p in local.sagemaker_list_prefixes : "${var.bucket_arn}/${p}"]
-  sagemaker_write_objects = concat(
-    ["${var.bucket_arn}/training-jobs/*", "${var.bucket_arn}/checkpoints/*"],
-    # endpoint data capture writes here only when it is enabled
-    var.data_capture_prefix == null ? [] : ["${var.bucket_arn}/${var.data_capture_prefix}*"],
-  )
+  # S3 layout (docs/DESIGN.md): data/, code/, training-jobs/, checkpoints/, models/.
+  training_list_prefixes = ["data/*", "code/*", "training-jobs/*", "checkpoints/*"]
+  training_read_objects  = [for p in local.training_list_prefixes : "${var.bucket_arn}/${p}"]
+  training_write_objects = ["${var.bucket_arn}/training-jobs/*", "${var.bucket_arn}/checkpoints/*"]
+
+  # What an endpoint may serve: a training job's archive, or one under models/ (EC2 runs,
+  # promoted copies). Nothing else in the bucket is readable with the serving role.
+  serving_model_objects = [
+    "${var.bucket_arn}/training-jobs/*/output/model.tar.gz",
+    "${var.bucket_arn}/models/*",
+  ]
+  # Endpoint data capture writes here only when it is enabled.
+  serving_capture_objects = var.data_capture_prefix == null ? [] : ["${var.bucket_arn}/${var.data_capture_prefix}*"]
 
   # Training jobs share one log group (a stream per job); the endpoint logs to its own group.
-  sagemaker_log_groups = [
+  training_log_groups = [
     "${local.logs_arn}:/aws/sagemaker/TrainingJobs",
     "${local.logs_arn}:/aws/sagemaker/TrainingJobs:*",
+  ]
+  serving_log_groups = [
     "${local.logs_arn}:/aws/sagemaker/Endpoints/${var.endpoint_name}",
     "${local.logs_arn}:/aws/sagemaker/Endpoints/${var.endpoint_name}:*",
   ]
+  metric_namespaces = ["/aws/sagemaker/*"]
 
   # SageMaker endpoint ARNs carry the name in lower case.
   endpoint_arn = "${local.arn_prefix}:sagemaker:${var.region}:${var.account_id}:endpoint/${lower(var.endpoint_name)}"
 
   host_list_prefixes = ["code/*", "data/*"]
-}
 
-# --- SageMaker execution role (training jobs, tuning jobs, the endpoint's model) ---
-
-resource "aws_iam_role" "sagemaker_execution" {
-  name = "${var.name_prefix}-sagemaker-execution"
-  assume_role_policy = templatefile("${var.policies_dir}/assume_role.json.tftpl", {
+  sagemaker_trust_policy = templatefile("${var.policies_dir}/assume_role.json.tftpl", {
     service        = "sagemaker.amazonaws.com"
     source_account = var.account_id
   })
 }
 
-resource "aws_iam_role_policy" "sagemaker_execution" {
-  name = "training-and-serving"
-  role = aws_iam_role.sagemaker_execution.id
-  # Two statements use Resource "*" because the actions have no resource-level permissions:
-  # ecr:GetAuthorizationToken (registry login) and cloudwatch:PutMetricData (narrowed instead by
-  # a cloudwatch:namespace condition to /aws/sagemaker/*).
-  policy = templatefile("${var.policies_dir}/sagemaker_execution.json.tftpl", {
+# Two statements in each SageMaker policy use Resource "*" because the actions have no
+# resource-level permissions: ecr:GetAuthorizationToken (registry login) and
+# cloudwatch:PutMetricData (narrowed instead by a cloudwatch:namespace condition to /aws/sagemaker/*).
+
+# --- SageMaker training role (training and tuning jobs) ---
+
+resource "aws_iam_role" "sagemaker_training" {
+  name               = "${var.name_prefix}-sagemaker-training"
+  assume_role_policy = local.sagemaker_trust_policy
+}
+
+resource "aws_iam_role_policy" "sagemaker_training" {
+  name = "read-data-write-job-output"
+  role = aws_iam_role.sagemaker_training.id
+  policy = templatefile("${var.policies_dir}/sagemaker_training.json.tftpl", {
     bucket_arn          = var.bucket_arn
-    list_prefixes       = local.sagemaker_list_prefixes
-    read_object_arns    = local.sagemaker_read_objects
-    write_object_arns   = local.sagemaker_write_objects
-    ecr_repository_arns = var.ecr_repository_arns
-    log_group_arns      = local.sagemaker_log_groups
-    metric_namespaces   = ["/aws/sagemaker/*"]
+    list_prefixes       = local.training_list_prefixes
+    read_object_arns    = local.training_read_objects
+    write_object_arns   = local.training_write_objects
+    ecr_repository_arns = var.training_ecr_repository_arns
+    log_group_arns      = local.training_log_groups
+    metric_namespaces   = local.metric_namespaces
+  })
+}
+
+# --- SageMaker serving role (the endpoint's model) ---
+
+resource "aws_iam_role" "sagemaker_serving" {
+  name               = "${var.name_prefix}-sagemaker-serving"
+  assume_role_policy = local.sagemaker_trust_policy
+}
+
+resource "aws_iam_role_policy" "sagemaker_serving" {
+  name = "read-model-archives"
+  role = aws_iam_role.sagemaker_serving.id
+  policy = templatefile("${var.policies_dir}/sagemaker_serving.json.tftpl", {
+    model_object_arns   = local.serving_model_objects
+    capture_object_arns = local.serving_capture_objects
+    ecr_repository_arns = var.serving_ecr_repository_arns
+    log_group_arns      = local.serving_log_groups
+    metric_namespaces   = local.metric_namespaces
   })
 }
 

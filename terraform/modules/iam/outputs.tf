@@ -1,6 +1,14 @@
-output "sagemaker_execution_role_arn" {
-  description = "ARN of the SageMaker execution role (training jobs and the endpoint's model)."
-  value       = aws_iam_role.sagemaker_execution.arn
+output "training_role_arn" {
+  description = "ARN of the SageMaker training role (training and tuning jobs)."
+  value       = aws_iam_role.sagemaker_training.arn
+  # A job started right after apply must find its permissions in place.
+  depends_on = [aws_iam_role_policy.sagemaker_training]
+}
+
+output "serving_role_arn" {
+  description = "ARN of the SageMaker serving role (the endpoint's model: reads model archives only)."
+  value       = aws_iam_role.sagemaker_serving.arn
+  depends_on  = [aws_iam_role_policy.sagemaker_serving]
 }
 
 output "lambda_role_arn" {
@@ -28,17 +36,19 @@ output "training_host_instance_profile_name" {
 output "policy_documents" {
   description = "The rendered permission policies by role (for review and tests); training_host is null when disabled."
   value = {
-    sagemaker_execution = aws_iam_role_policy.sagemaker_execution.policy
-    lambda              = aws_iam_role_policy.lambda.policy
-    training_host       = one(aws_iam_role_policy.training_host[*].policy)
+    training      = aws_iam_role_policy.sagemaker_training.policy
+    serving       = aws_iam_role_policy.sagemaker_serving.policy
+    lambda        = aws_iam_role_policy.lambda.policy
+    training_host = one(aws_iam_role_policy.training_host[*].policy)
   }
 }
 
 output "trust_policy_documents" {
   description = "The rendered trust (assume-role) policies by role; training_host is null when disabled."
   value = {
-    sagemaker_execution = aws_iam_role.sagemaker_execution.assume_role_policy
-    lambda              = aws_iam_role.lambda.assume_role_policy
-    training_host       = one(aws_iam_role.training_host[*].assume_role_policy)
+    training      = aws_iam_role.sagemaker_training.assume_role_policy
+    serving       = aws_iam_role.sagemaker_serving.assume_role_policy
+    lambda        = aws_iam_role.lambda.assume_role_policy
+    training_host = one(aws_iam_role.training_host[*].assume_role_policy)
   }
 }

@@ -14,10 +14,10 @@ variable "policies_dir" {
 
   validation {
     condition = alltrue([
-      for name in ["assume_role", "sagemaker_execution", "lambda_invoke_endpoint", "training_host"] :
+      for name in ["assume_role", "sagemaker_training", "sagemaker_serving", "lambda_invoke_endpoint", "training_host"] :
       fileexists("${var.policies_dir}/${name}.json.tftpl")
     ])
-    error_message = "policies_dir must contain assume_role, sagemaker_execution, lambda_invoke_endpoint and training_host .json.tftpl (the repository's policies/ directory)."
+    error_message = "policies_dir must contain assume_role, sagemaker_training, sagemaker_serving, lambda_invoke_endpoint and training_host .json.tftpl (the repository's policies/ directory)."
   }
 }
 
@@ -81,16 +81,29 @@ variable "lambda_log_group_arn" {
   }
 }
 
-variable "ecr_repository_arns" {
-  description = "ECR repositories the SageMaker execution role may pull images from (training and inference containers)."
+variable "training_ecr_repository_arns" {
+  description = "ECR repositories the training role may pull images from (the training container)."
   type        = list(string)
 
   validation {
-    condition = length(var.ecr_repository_arns) > 0 && alltrue([
-      for arn in var.ecr_repository_arns :
+    condition = length(var.training_ecr_repository_arns) > 0 && alltrue([
+      for arn in var.training_ecr_repository_arns :
       can(regex("^arn:[a-z-]+:ecr:[a-z0-9-]+:[0-9]{12}:repository/[a-z0-9._/-]+$", arn))
     ])
-    error_message = "ecr_repository_arns must list at least one ECR repository ARN (arn:aws:ecr:<region>:<account>:repository/<name>); wildcards are not allowed."
+    error_message = "training_ecr_repository_arns must list at least one ECR repository ARN (arn:aws:ecr:<region>:<account>:repository/<name>); wildcards are not allowed."
+  }
+}
+
+variable "serving_ecr_repository_arns" {
+  description = "ECR repositories the serving role may pull images from (the inference container)."
+  type        = list(string)
+
+  validation {
+    condition = length(var.serving_ecr_repository_arns) > 0 && alltrue([
+      for arn in var.serving_ecr_repository_arns :
+      can(regex("^arn:[a-z-]+:ecr:[a-z0-9-]+:[0-9]{12}:repository/[a-z0-9._/-]+$", arn))
+    ])
+    error_message = "serving_ecr_repository_arns must list at least one ECR repository ARN (arn:aws:ecr:<region>:<account>:repository/<name>); wildcards are not allowed."
   }
 }
 
