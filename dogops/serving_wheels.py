@@ -113,17 +113,29 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def complete(directory: Path, lock: Path = LOCK) -> bool:
-    """True when ``directory`` holds exactly one locked wheel per locked project and nothing
-    else (so a cached download is reused offline, and a stray file is never shipped)."""
+def fits(wheel: Path, target: Target) -> bool:
+    """Whether a wheel's file name tags install on ``target`` (the lock holds the hashes of
+    several targets' files, so a hash match alone does not say which interpreter it is for)."""
+    parts = wheel.name[: -len(".whl")].split("-")
+    if len(parts) < 5:
+        return False
+    abis, platforms = set(parts[-2].split(".")), set(parts[-1].split("."))
+    return bool(abis & {target.abi, "abi3", "none"}) and bool(
+        platforms & {*target.platforms, "any"})
+
+
+def complete(directory: Path, target: Target = IMAGE_TARGET, lock: Path = LOCK) -> bool:
+    """True when ``directory`` holds exactly one locked wheel for ``target`` per locked project
+    and nothing else (so a cached download is reused offline, and a stray file is never
+    shipped)."""
     if not directory.is_dir():
         return False
     wheels = sorted(directory.iterdir())
     hashes = locked_hashes(lock)
     seen = [wheel_project(path) for path in wheels]
     return (sorted(seen) == sorted(hashes)
-            and all(path.suffix == ".whl" and sha256(path) in hashes[wheel_project(path)]
-                    for path in wheels))
+            and all(path.suffix == ".whl" and fits(path, target)
+                    and sha256(path) in hashes[wheel_project(path)] for path in wheels))
 
 
 def _pip_environment() -> dict[str, str]:
@@ -138,7 +150,7 @@ def download(target: Target = IMAGE_TARGET, cache_root: Path = CACHE_ROOT,
     unless already there. ``source_dir`` (default: $DOGOPS_SERVING_WHEELS_DIR) replaces the
     package index with a directory of pre-downloaded wheels."""
     directory = Path(cache_root) / target.name
-    if complete(directory, lock):
+    if complete(directory, target, lock):
         return directory
     source = source_dir or (Path(os.environ[WHEELS_DIR_VARIABLE])
                             if os.environ.get(WHEELS_DIR_VARIABLE) else None)
@@ -155,7 +167,7 @@ def download(target: Target = IMAGE_TARGET, cache_root: Path = CACHE_ROOT,
                                 env=_pip_environment(), timeout=PIP_TIMEOUT_S)
         if result.returncode != 0:
             raise ServingWheelsError(_download_failure(target, source, result.stderr))
-        if not complete(partial, lock):  # --no-deps: the lock itself must be the closure
+        if not complete(partial, target, lock):  # --no-deps: the lock must be the closure
             raise ServingWheelsError(f"the wheels downloaded for {target.describe()} do not "
                                      f"match {lock.name} one for one; re-pin it with "
                                      "`python -m dogops.serving_wheels --lock`")
@@ -178,7 +190,11 @@ def _made(path: Path) -> Path:
 def _download_failure(target: Target, source: Path | None, stderr: str) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()
              and not line.lstrip().startswith("WARNING")]
-    reason = lines[-1][:300] if lines else "pip failed"
+    errors = [line.removeprefix("ERROR: ") for line in lines if line.startswith("ERROR:")]
+    if "DO NOT MATCH THE HASHES" in stderr:
+        reason = f"a wheel does not match its sha256 in {LOCK.name} (a changed or wrong file)"
+    else:
+        reason = (errors or lines or ["pip failed"])[0][:300]
     where = f"from {source}" if source else "from the package index"
     return (f"cannot get the serving wheels for {target.describe()} {where} ({reason}). "
             "The model archive must carry them (the endpoint installs with no index). Without "
@@ -190,10 +206,10 @@ def stage(target: Target = IMAGE_TARGET, dest: Path = STAGED_DIR,
           cache_root: Path = CACHE_ROOT) -> Path:
     """Make ``dest`` (training/wheels/) hold exactly the locked wheels for ``target``: the
     source_dir shipped to training then carries them into every model archive it writes."""
-    if complete(dest):
+    if complete(dest, target):
         return dest
     cached = download(target, cache_root)
-    staging = Path(tempfile.mkdtemp(prefix=".wheels-", dir=dest.parent))
+    staging = Path(tempfile.mkdtemp(prefix=".wheels-", dir=_made(dest.parent)))
     try:
         for wheel in cached.iterdir():
             shutil.copy2(wheel, staging / wheel.name)

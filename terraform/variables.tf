@@ -234,9 +234,9 @@ variable "lambda_memory_mb" {
 }
 
 variable "lambda_timeout_s" {
-  description = "Function timeout in seconds (keep it above the handler's endpoint read timeout)."
+  description = "Function timeout in seconds (keep it above the handler's worst case: a url download, 8 s, plus 2 x (2 s + 12 s) for the endpoint; docs/lambda.md)."
   type        = number
-  default     = 30
+  default     = 40
 
   validation {
     condition     = var.lambda_timeout_s >= 3 && var.lambda_timeout_s <= 900 && floor(var.lambda_timeout_s) == var.lambda_timeout_s

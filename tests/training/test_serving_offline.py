@@ -82,7 +82,9 @@ def dry_run(code_dir: Path, target: serving_wheels.Target, work: Path):
 def test_archive_carries_the_locked_wheels_for_the_image(image_archive, tmp_path):
     model_dir = extract(image_archive, tmp_path / "model")
     wheels = model_dir / "code" / "wheels"
-    assert serving_wheels.complete(wheels), sorted(p.name for p in wheels.iterdir())
+    assert serving_wheels.complete(wheels, serving_wheels.IMAGE_TARGET), sorted(
+        p.name for p in wheels.iterdir())
+    assert not serving_wheels.complete(wheels, serving_wheels.Target("3.11"))
     assert any(p.name.startswith("onnxruntime-1.31.1-cp312-") for p in wheels.iterdir())
     requirements = (model_dir / "code" / "requirements.txt").read_text().splitlines()
     assert "--no-index" in requirements and "--find-links wheels" in requirements
