@@ -81,7 +81,8 @@ def create_runtime_client():
     """The one sagemaker-runtime client: explicit timeouts, bounded retries.
 
     Worst case with the defaults: 2 attempts x (2 s connect + 12 s read) + backoff, after at most
-    8 s of url download, < 40 s, the function's default timeout. AWS_ENDPOINT_URL (read by boto3 itself) points it at the emulator.
+    8 s of url download, < 40 s, the function's default timeout. AWS_ENDPOINT_URL (read by
+    boto3 itself) points it at the emulator.
     """
     config = Config(
         connect_timeout=_env_number("ENDPOINT_CONNECT_TIMEOUT_S", 2, 0.1, 60),

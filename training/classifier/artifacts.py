@@ -3,7 +3,8 @@
 Model dir (becomes model.tar.gz): ``model.pth``, ``model_config.json``, optional ``model.onnx``
 and ``code/`` (inference.py, requirements.txt, classifier/, wheels/), so the archive is directly
 servable by a SageMaker model created outside the SDK, with no package index (requirements.txt
-installs from code/wheels/ only: the endpoint runs with network isolation). Output dir: metrics JSON and two PNG plots.
+installs from code/wheels/ only: the endpoint runs with network isolation). Output dir: metrics
+JSON and two PNG plots.
 """
 
 from __future__ import annotations
