@@ -123,6 +123,7 @@ module "endpoint" {
   scale_in_cooldown               = var.scale_in_cooldown
   scale_out_cooldown              = var.scale_out_cooldown
   model_server                    = var.endpoint_model_server
+  network_isolation               = var.endpoint_network_isolation
 
   # Model lifecycle (docs/terraform.md, "Model rollouts"): guarded blue/green rollouts that roll
   # back on the monitoring module's alarms, the live fleet size kept, optional data capture.

@@ -113,6 +113,12 @@ variable "endpoint_instance_type" {
   }
 }
 
+variable "endpoint_network_isolation" {
+  description = "Run the SageMaker model with enable_network_isolation: the serving container gets no network (no PyPI, no image downloads, no exfiltration path). The model archive carries its wheels and the Lambda fetches {\"url\": ...} images, so the default loses nothing; see docs/security.md."
+  type        = bool
+  default     = true
+}
+
 variable "endpoint_model_server" {
   description = "Model-server workers, TorchServe batching and ONNX Runtime threads per worker of the endpoint's container (see modules/endpoint, variable model_server)."
   type = object({
@@ -228,9 +234,9 @@ variable "lambda_memory_mb" {
 }
 
 variable "lambda_timeout_s" {
-  description = "Function timeout in seconds (keep it above the handler's endpoint read timeout)."
+  description = "Function timeout in seconds (keep it above the handler's worst case: a url download, 8 s, plus 2 x (2 s + 12 s) for the endpoint; docs/lambda.md)."
   type        = number
-  default     = 30
+  default     = 40
 
   validation {
     condition     = var.lambda_timeout_s >= 3 && var.lambda_timeout_s <= 900 && floor(var.lambda_timeout_s) == var.lambda_timeout_s

@@ -27,6 +27,9 @@ locals {
     SAGEMAKER_TS_BATCH_SIZE        = tostring(var.model_server.batch_size)
     SAGEMAKER_TS_MAX_BATCH_DELAY   = tostring(var.model_server.max_batch_delay_ms)
     DOGOPS_ORT_THREADS             = tostring(var.model_server.ort_threads)
+    # Tells the handler the container has no network, so it answers {"url": ...} with a clear
+    # 400 (the Lambda front door downloads URLs) instead of a connection timeout.
+    DOGOPS_NETWORK_ISOLATION = tostring(var.network_isolation)
   }
   # Everything that forces a new model is in the name: a replacement with create-before-destroy
   # must never reuse the old name (CreateModel would fail: the old model still exists).
@@ -44,9 +47,11 @@ locals {
 }
 
 resource "aws_sagemaker_model" "this" {
-  #checkov:skip=CKV_AWS_370:Network isolation would block the documented {"url": ...} input (the container downloads the image) and the start-up install of code/requirements.txt.
   name               = local.model_name
   execution_role_arn = var.execution_role_arn
+  # No outbound network from the serving container: code/requirements.txt installs from the
+  # wheels inside model.tar.gz and {"url": ...} is downloaded by the Lambda (docs/security.md).
+  enable_network_isolation = var.network_isolation
 
   primary_container {
     image          = var.inference_image_uri

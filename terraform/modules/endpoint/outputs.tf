@@ -59,6 +59,11 @@ output "volume_kms_key_arn" {
   value = aws_sagemaker_endpoint_configuration.this.kms_key_arn == "" ? null : aws_sagemaker_endpoint_configuration.this.kms_key_arn
 }
 
+output "network_isolation" {
+  description = "Whether the model's container runs with no network access."
+  value       = aws_sagemaker_model.this.enable_network_isolation
+}
+
 output "execution_role_arn" {
   description = "Role the model runs with (the serving role)."
   value       = aws_sagemaker_model.this.execution_role_arn

@@ -214,6 +214,12 @@ variable "data_capture_sampling_percent" {
   }
 }
 
+variable "network_isolation" {
+  description = "Run the model container with no network access (enable_network_isolation). The archive carries the wheels its requirements install from, and the Lambda downloads {\"url\": ...} images, so nothing needs the network; false only for a custom handler that must reach the internet."
+  type        = bool
+  default     = true
+}
+
 variable "model_server" {
   description = <<-EOT
     Model-server settings of the SageMaker PyTorch container, passed as its environment:

@@ -61,9 +61,9 @@ variable "memory_mb" {
 }
 
 variable "timeout_s" {
-  description = "Function timeout in seconds; keep it above the handler's endpoint read timeout."
+  description = "Function timeout in seconds; keep it above the handler's worst case: a url download (8 s) plus 2 x (2 s + 12 s) for the endpoint."
   type        = number
-  default     = 30
+  default     = 40
 
   validation {
     condition     = var.timeout_s >= 3 && var.timeout_s <= 900 && floor(var.timeout_s) == var.timeout_s
