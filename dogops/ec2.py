@@ -133,6 +133,9 @@ def ec2_train(backend: Backend, timeout_s: int = 7200, train_args: str | None = 
             "KeyCount"):
         raise UserError(f"s3://{bucket}/{config.DATA_PREFIX} is empty: run `invoke data "
                         "--target aws` first")
+    from dogops.serving_wheels import stage
+
+    stage()  # the host's archives must carry the serving wheels too
     s3.put_object(Bucket=bucket, Key=config.TRAINING_CODE_KEY, Body=training_code_archive())
     run_id = f"ec2-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
     key = f"{config.EC2_MODELS_PREFIX}{run_id}/model.tar.gz"

@@ -26,6 +26,8 @@ HANDLER_FILE = "lambda_function.py"
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest timestamp a zip entry can hold
 FILE_MODE = 0o100644  # regular file, rw-r--r--
 # Only what runs in the function; boto3 and botocore come with the Lambda Python runtime.
+# lambda_function/url_fetch.py is a symlink to training/classifier/url_fetch.py (one SSRF guard
+# for both): its content is stored, as a regular file entry.
 INCLUDED_SUFFIXES = (".py",)
 EXCLUDED_DIRS = {"__pycache__", "tests", ".pytest_cache", ".ruff_cache"}
 

@@ -24,8 +24,9 @@ import tarfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-from dogops import config, registry, state
+from dogops import config, registry, serving_wheels, state
 from dogops.backend import Backend
 from dogops.errors import UserError
 
@@ -59,8 +60,12 @@ def registry_for(backend: Backend, outputs: Mapping[str, object] | None = None):
     return registry.Registry(backend.client("sagemaker"), registry.group_name(endpoint)), endpoint
 
 
-def check_artifact(s3, url: str) -> None:
-    """Refuse a missing, unreadable or incomplete model.tar.gz before anything is applied."""
+def check_artifact(s3, url: str, needs_wheels: bool = False) -> None:
+    """Refuse a missing, unreadable or incomplete model.tar.gz before anything is applied.
+
+    ``needs_wheels``: the archive is for SageMaker, whose container installs
+    code/requirements.txt with no index (network isolation): it must carry a locked wheel for
+    the inference image of every locked project, or the endpoint would fail at start, billed."""
     from botocore.exceptions import ClientError
 
     if not url.startswith("s3://") or "/" not in url[5:]:
@@ -86,6 +91,22 @@ def check_artifact(s3, url: str) -> None:
     if missing:
         raise UserError(f"model archive {url} lacks {', '.join(missing)} (see docs/DESIGN.md, "
                         "'Model artifact'); nothing was deployed")
+    if needs_wheels:
+        lacking = missing_wheels(names)
+        if lacking:
+            raise UserError(f"model archive {url} has no code/wheels/ wheel for "
+                            f"{serving_wheels.IMAGE_TARGET.describe()} of {', '.join(lacking)}: "
+                            "the endpoint installs with no index and would fail to start. "
+                            "Retrain with `invoke train` (it stages the wheels); nothing was "
+                            "deployed")
+
+
+def missing_wheels(names: set[str]) -> list[str]:
+    """Locked projects without a wheel for the inference image among the archive's members."""
+    shipped = {serving_wheels.wheel_project(Path(name)) for name in names
+               if name.startswith("code/wheels/") and name.endswith(".whl")
+               and serving_wheels.fits(Path(name), serving_wheels.IMAGE_TARGET)}
+    return sorted(set(serving_wheels.locked_hashes()) - shipped)
 
 
 def live_endpoint(sagemaker, endpoint_name: str) -> LiveEndpoint | None:
@@ -170,7 +191,8 @@ def deploy(backend: Backend, model: int | None = None, force: bool = False,
     sm = backend.client("sagemaker")
     image = str(outputs.get("inference_image_uri") or "")
     version = resolve_version(backend, reg, model, force, image)
-    check_artifact(backend.client("s3"), version.model_data_url)
+    check_artifact(backend.client("s3"), version.model_data_url,
+                   needs_wheels=backend.target == "aws")
     live = live_endpoint(sm, endpoint_name) if outputs.get("endpoint_deployed") else None
     variables: dict[str, object] = {"model_data_url": version.model_data_url}
     if live and live.instance_count and live.model_data_url != version.model_data_url:

@@ -17,7 +17,8 @@ from pathlib import Path
 from dogops import config
 from dogops.errors import UserError
 
-IGNORED_CODE_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
+# wheels/: build output pinned by requirements.lock (which is hashed), not code
+IGNORED_CODE_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache", "wheels"}
 
 
 def write_json_atomic(path: Path, data: object) -> None:

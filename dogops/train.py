@@ -131,6 +131,9 @@ def train(request: TrainRequest, backend: Backend | None = None) -> str:
     if changed and not request.force:
         print(f"training again: {', '.join(changed)} changed since the recorded model")
 
+    from dogops.serving_wheels import stage
+
+    stage()  # every model archive carries the wheels its isolated endpoint installs from
     started = time.monotonic()
     metrics: dict[str, float] = {}
     if backend.is_local and request.tune:

@@ -7,7 +7,9 @@ Accepted events (see docs/lambda.md):
 
 Every answer is {"statusCode", "headers", "body"} with a JSON body: 200 with predictions, or
 400/413/415/500/502/504 (or a 4xx the model itself returned) with {"error", "request_id"}.
-Stdlib + boto3 only: the Lambda runtime already ships boto3, so the zip stays a few KB.
+Stdlib + boto3 only (url_fetch.py too): the Lambda runtime ships boto3, so the zip stays a few KB.
+{"url": ...} is downloaded here (SSRF-guarded, url_fetch.py) and sent on as the image: the model
+runs with network isolation.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ import time
 from urllib.parse import urlsplit
 
 import boto3
+
+# The endpoint's SSRF-guarded downloader, the same file (a symlink to
+# training/classifier/url_fetch.py): the model runs with network isolation, so urls are
+# downloaded here and the endpoint gets the image.
+import url_fetch
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -73,8 +80,9 @@ def _env_number(name: str, default: float, low: float, high: float) -> float:
 def create_runtime_client():
     """The one sagemaker-runtime client: explicit timeouts, bounded retries.
 
-    Worst case with the defaults: 2 attempts x (2 s connect + 12 s read) + backoff < 30 s, the
-    function's default timeout. AWS_ENDPOINT_URL (read by boto3 itself) points it at the emulator.
+    Worst case with the defaults: 2 attempts x (2 s connect + 12 s read) + backoff, after at most
+    8 s of url download, < 40 s, the function's default timeout. AWS_ENDPOINT_URL (read by
+    boto3 itself) points it at the emulator.
     """
     config = Config(
         connect_timeout=_env_number("ENDPOINT_CONNECT_TIMEOUT_S", 2, 0.1, 60),
@@ -319,11 +327,30 @@ def _document_request(document: dict, top_k: int, info: dict) -> bytes:
         url = _validated_url(document["url"])
         info["input"] += "url"
         info["url_host"] = urlsplit(url).hostname
-        return _request_bytes(json.dumps({"url": url, "top_k": top_k}).encode("utf-8"))
+        image = download_image(url)
+        info["image_bytes"] = len(image)
+        return _image_request(base64.b64encode(image), top_k)
     raw, size = _image_from_base64(document["image"])
     info["input"] += "image"
     info["image_bytes"] = size
     return _image_request(raw, top_k)
+
+
+def download_image(url: str) -> bytes:
+    """The image at a vetted url: public addresses only (checked again after every DNS answer
+    and redirect), bounded size and time; 400/413/415/502/504 as the endpoint used to answer."""
+    limits = url_fetch.Limits(
+        max_image_bytes=MAX_IMAGE_BYTES,
+        download_timeout_s=_env_number("URL_DOWNLOAD_TIMEOUT_S", 8, 1, 60),
+        connect_timeout_s=_env_number("URL_CONNECT_TIMEOUT_S", 3, 0.1, 30),
+    )
+    try:
+        image = url_fetch.fetch_url(url, limits)
+    except url_fetch.FetchError as error:
+        raise RequestError(error.status_code, f"the image url: {error.error}",
+                           "url_fetch") from None
+    _check_image(image[:16], len(image))
+    return image
 
 
 def _image_request(raw_base64: bytes, top_k: int) -> bytes:
@@ -401,11 +428,15 @@ def _error_from_client_error(error: ClientError, info: dict) -> RequestError:
     return RequestError(502, "the model endpoint is unavailable", "endpoint_unavailable")
 
 
-def invoke_endpoint(endpoint: str, payload: bytes, info: dict) -> dict:
+def _check_runtime(info: dict) -> None:
     if RUNTIME is None:
         info["endpoint_error"] = RUNTIME_INIT_ERROR
         raise RequestError(500, "the function is misconfigured: no AWS region for the "
                                 "SageMaker runtime client", "config")
+
+
+def invoke_endpoint(endpoint: str, payload: bytes, info: dict) -> dict:
+    _check_runtime(info)
     try:
         response = RUNTIME.invoke_endpoint(EndpointName=endpoint, ContentType="application/json",
                                            Accept="application/json", Body=payload)
@@ -489,6 +520,7 @@ def lambda_handler(event, context):
     endpoint = None
     try:
         endpoint, default_k, max_k = _settings()
+        _check_runtime(info)  # before any url download: a misconfigured function fetches nothing
         payload = build_endpoint_payload(event, default_k, max_k, info)
         result = invoke_endpoint(endpoint, payload, info)
         predictions = parse_predictions(result, info["top_k"])

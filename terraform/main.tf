@@ -21,6 +21,12 @@ locals {
   lambda_zip_path = coalesce(var.lambda_zip_path, "${path.root}/../build/lambda_function.zip")
   # Endpoint data capture (requests + responses, sampled) lands under this prefix when enabled.
   data_capture_prefix = "data-capture/"
+  # --- defence in depth (docs/security.md) ---
+  # A created log bucket is named after the artifacts bucket (cut to fit 63 characters).
+  access_log_bucket_name = !var.enable_access_logging ? null : coalesce(
+    var.access_log_bucket, "${replace(substr(local.bucket_name, 0, 58), "/[-.]+$/", "")}-logs",
+  )
+
   lambda_log_group_arn = join(":", [
     "arn", local.partition, "logs", var.region, local.account_id, "log-group",
     "/aws/lambda/${local.function_name}",
@@ -68,9 +74,17 @@ module "storage" {
   source = "./modules/storage"
 
   bucket_name                        = local.bucket_name
+  partition                          = local.partition
   policies_dir                       = local.policies_dir
   force_destroy                      = var.bucket_force_destroy
   noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
+
+  # Defence in depth (docs/security.md): customer-managed key, server access logs.
+  kms_key_arn               = var.kms_key_arn
+  access_log_bucket_name    = local.access_log_bucket_name
+  create_access_log_bucket  = var.enable_access_logging && var.access_log_bucket == null
+  access_log_retention_days = var.access_log_retention_days
+  account_id                = local.account_id
 }
 
 module "iam" {
@@ -88,6 +102,9 @@ module "iam" {
   serving_ecr_repository_arns  = local.serving_ecr_repository_arns
   create_training_host_role    = var.enable_training_host
   data_capture_prefix          = var.data_capture_sampling_percent > 0 ? local.data_capture_prefix : null
+
+  # Defence in depth (docs/security.md): the roles that touch bucket objects may use the key.
+  kms_key_arn = var.kms_key_arn
 }
 
 module "endpoint" {
@@ -106,6 +123,7 @@ module "endpoint" {
   scale_in_cooldown               = var.scale_in_cooldown
   scale_out_cooldown              = var.scale_out_cooldown
   model_server                    = var.endpoint_model_server
+  network_isolation               = var.endpoint_network_isolation
 
   # Model lifecycle (docs/terraform.md, "Model rollouts"): guarded blue/green rollouts that roll
   # back on the monitoring module's alarms, the live fleet size kept, optional data capture.
@@ -119,6 +137,7 @@ module "endpoint" {
   rollback_alarm_names          = var.enable_monitoring ? module.monitoring[0].rollback_alarm_names : []
   data_capture_s3_uri           = var.data_capture_sampling_percent > 0 ? "s3://${local.bucket_name}/${local.data_capture_prefix}" : null
   data_capture_sampling_percent = max(var.data_capture_sampling_percent, 1)
+  kms_key_arn                   = var.kms_key_arn # ML storage volume and captured data
 
   # The model's role must be able to read the archive and pull the image before SageMaker tries.
   depends_on = [module.iam]
@@ -140,6 +159,7 @@ module "inference_lambda" {
   enable_snapstart        = var.enable_snapstart
   enable_function_url     = var.enable_function_url
   log_retention_days      = var.lambda_log_retention_days
+  kms_key_arn             = var.kms_key_arn # the function's log group
 
   # Provisioned environments initialise right away; the role policy must already be attached.
   depends_on = [module.iam]
@@ -162,6 +182,7 @@ module "training_host" {
   root_volume_size_gb   = var.training_host_root_volume_gb
   subnet_id             = var.training_host_subnet_id
   detailed_monitoring   = var.training_host_detailed_monitoring
+  kms_key_arn           = var.kms_key_arn # root volume
 }
 
 module "ci_plan_role" {
@@ -193,4 +214,5 @@ module "monitoring" {
   lambda_duration_p99_ms    = var.alarm_lambda_duration_p99_ms
   create_topic              = var.create_alarm_topic
   alarm_emails              = var.alarm_emails
+  kms_key_arn               = var.kms_key_arn # alarm topic
 }

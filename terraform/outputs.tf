@@ -102,3 +102,37 @@ output "alarm_topic_arn" {
   description = "SNS topic the alarms notify, or null."
   value       = one(module.monitoring[*].topic_arn)
 }
+
+# --- defence in depth (docs/security.md) ---
+
+output "access_log_bucket_name" {
+  description = "Bucket receiving the artifacts bucket's server access logs (under s3-access/), or null when enable_access_logging is false."
+  value       = module.storage.access_log_bucket_name
+}
+
+output "created_access_log_bucket_name" {
+  description = "The access-log bucket this stack created (a destroy deletes it with its logs), or null."
+  value       = module.storage.created_access_log_bucket_name
+}
+
+output "bucket_policy_documents" {
+  description = "The rendered bucket policies: artifacts (TLS only) and access_logs (S3 log delivery; null unless the stack creates the log bucket)."
+  value       = module.storage.policy_documents
+}
+
+output "encryption" {
+  description = "Where the customer-managed key (kms_key_arn) is in use; null values mean AWS-managed encryption (or the resource is not deployed)."
+  value = {
+    kms_key_arn                 = var.kms_key_arn
+    bucket                      = module.storage.default_encryption
+    endpoint_volume_kms_key_arn = one(module.endpoint[*].volume_kms_key_arn)
+    lambda_log_group_kms_key_id = module.inference_lambda.log_group_kms_key_id
+    alarm_topic_kms_key_id      = one(module.monitoring[*].topic_kms_key_id)
+    training_host_root_volume   = one(module.training_host[*].root_volume_kms_key_id)
+  }
+}
+
+output "training_host_public_ip" {
+  description = "false when the training host sits in training_host_subnet_id without a public address; null when it is off or the default-VPC subnet's own setting applies."
+  value       = one(module.training_host[*].associate_public_ip_address)
+}

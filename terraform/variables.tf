@@ -113,6 +113,12 @@ variable "endpoint_instance_type" {
   }
 }
 
+variable "endpoint_network_isolation" {
+  description = "Run the SageMaker model with enable_network_isolation: the serving container gets no network (no PyPI, no image downloads, no exfiltration path). The model archive carries its wheels and the Lambda fetches {\"url\": ...} images, so the default loses nothing; see docs/security.md."
+  type        = bool
+  default     = true
+}
+
 variable "endpoint_model_server" {
   description = "Model-server workers, TorchServe batching and ONNX Runtime threads per worker of the endpoint's container (see modules/endpoint, variable model_server)."
   type = object({
@@ -228,9 +234,9 @@ variable "lambda_memory_mb" {
 }
 
 variable "lambda_timeout_s" {
-  description = "Function timeout in seconds (keep it above the handler's endpoint read timeout)."
+  description = "Function timeout in seconds (keep it above the handler's worst case: a url download, 8 s, plus 2 x (2 s + 12 s) for the endpoint; docs/lambda.md)."
   type        = number
-  default     = 30
+  default     = 40
 
   validation {
     condition     = var.lambda_timeout_s >= 3 && var.lambda_timeout_s <= 900 && floor(var.lambda_timeout_s) == var.lambda_timeout_s
@@ -558,5 +564,52 @@ variable "data_capture_sampling_percent" {
   validation {
     condition     = var.data_capture_sampling_percent >= 0 && var.data_capture_sampling_percent <= 100 && floor(var.data_capture_sampling_percent) == var.data_capture_sampling_percent
     error_message = "data_capture_sampling_percent must be a whole number from 0 to 100."
+  }
+}
+
+# --- Defence in depth: customer-managed key, access logs (docs/security.md) ---
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key (same region) for the bucket's default encryption (SSE-KMS + bucket key), the endpoint's ML storage volume and captured data, the Lambda log group, the alarm topic and the training host's root volume; null (the default) keeps AWS-managed encryption. The key policy must let the CloudWatch Logs and CloudWatch services use it (docs/security.md)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}$", var.kms_key_arn))
+    error_message = "kms_key_arn must be null or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>), not an alias."
+  }
+
+  validation {
+    condition     = var.kms_key_arn == null || try(split(":", var.kms_key_arn)[3] == var.region, false)
+    error_message = "kms_key_arn must be a key in the stack's region (var.region): log groups, endpoints and buckets cannot use a key from another region."
+  }
+}
+
+variable "enable_access_logging" {
+  description = "S3 server access logs of the artifacts bucket (who read or wrote which object, from where). On by default: creates <bucket>-logs (private, SSE-S3, versioned, expiring after access_log_retention_days) unless access_log_bucket names an existing one."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "access_log_bucket" {
+  description = "Existing bucket (same account and region) to deliver the access logs to, under s3-access/; its policy must allow logging.s3.amazonaws.com to PutObject there. null creates the log bucket."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.access_log_bucket == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.access_log_bucket))
+    error_message = "access_log_bucket must be null or a bucket name (3-63 lowercase letters, digits, '.' and '-')."
+  }
+}
+
+variable "access_log_retention_days" {
+  description = "Days after which access logs in the created log bucket expire."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.access_log_retention_days >= 1 && floor(var.access_log_retention_days) == var.access_log_retention_days
+    error_message = "access_log_retention_days must be a whole number of days, at least 1."
   }
 }

@@ -2,6 +2,8 @@
 
 Request: image/jpeg, image/png, application/x-image (raw bytes) or application/json with
 {"url": "https://..."} or {"image": "<base64>"}, optional "top_k" (1..20) and "return_logits".
+Under network isolation (DOGOPS_NETWORK_ISOLATION=true, the Terraform default) a "url" is a 400:
+the Lambda front door downloads it and sends the image.
 Response: {"predictions": [{"label", "probability"}, ...]} (+ "logits" when asked).
 Every bad request raises InferenceError(status, message) with a short JSON message.
 """
@@ -27,7 +29,7 @@ from classifier import cpu
 from classifier.model import build_model
 from classifier.preprocess import prepare_image, resize_size_for
 from classifier.serving_errors import InferenceError
-from classifier.url_fetch import LIMITS, Limits, fetch_url
+from classifier.url_fetch import LIMITS, FetchError, Limits, fetch_url
 from PIL import Image, UnidentifiedImageError
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,9 @@ ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "BMP", "GIF"}
 MAX_TOP_K = 20
 # Set by Terraform in the model's environment (the SageMaker model name); echoed in answers.
 MODEL_VERSION = os.environ.get("MODEL_VERSION", "")
+# Set by Terraform (endpoint module, network_isolation): the container has no network, so it
+# cannot download {"url": ...} images; the Lambda front door downloads them and sends the bytes.
+NETWORK_ISOLATED = os.environ.get("DOGOPS_NETWORK_ISOLATION", "").strip().lower() == "true"
 Image.MAX_IMAGE_PIXELS = LIMITS.max_pixels  # PIL's own bomb guard as a second line
 
 
@@ -114,7 +119,17 @@ def _decode_json(body: str | bytes, limits: Limits) -> ImageRequest:
     if has_url:
         if not isinstance(payload["url"], str) or len(payload["url"]) > 2048:
             raise InferenceError(400, "url must be a string of at most 2048 characters")
-        image_bytes = fetch_url(payload["url"].strip(), limits)
+        if NETWORK_ISOLATED:
+            raise InferenceError(
+                400,
+                "this endpoint has no network access and cannot download a url: send the image "
+                'itself (image bytes, or {"image": "<base64>"}), or call the Lambda front door, '
+                "which downloads urls",
+            )
+        try:
+            image_bytes = fetch_url(payload["url"].strip(), limits)
+        except FetchError as error:
+            raise InferenceError(error.status_code, error.error) from None
     else:
         if not isinstance(payload["image"], str):
             raise InferenceError(400, "image must be a base64 string")

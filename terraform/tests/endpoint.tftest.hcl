@@ -43,6 +43,31 @@ run "endpoint_with_first_model" {
     condition     = output.inference_image_uri == "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312"
     error_message = "The default image must be the PyTorch 2.6.0 CPU py312 inference DLC of the region."
   }
+
+  assert {
+    condition     = module.endpoint[0].network_isolation == true
+    error_message = "The model must run with network isolation by default (the archive carries its wheels; the Lambda downloads URLs)."
+  }
+
+  assert {
+    condition     = module.endpoint[0].model_environment["DOGOPS_NETWORK_ISOLATION"] == "true"
+    error_message = "The handler must be told the container is isolated, so {\"url\": ...} gets a clear 400."
+  }
+}
+
+run "network_isolation_can_be_turned_off" {
+  command = plan
+
+  variables {
+    model_data_url             = "s3://dog-breeds-123456789012-us-east-1/training-jobs/job-1/output/model.tar.gz"
+    endpoint_network_isolation = false
+  }
+
+  assert {
+    condition = (module.endpoint[0].network_isolation == false
+    && module.endpoint[0].model_environment["DOGOPS_NETWORK_ISOLATION"] == "false")
+    error_message = "endpoint_network_isolation = false must reach the model and its container environment."
+  }
 }
 
 run "new_model_gets_a_new_model_name" {
@@ -92,8 +117,14 @@ run "model_endpoint_config_and_autoscaling" {
       SAGEMAKER_TS_BATCH_SIZE        = "1"
       SAGEMAKER_TS_MAX_BATCH_DELAY   = "20"
       DOGOPS_ORT_THREADS             = "0"
+      DOGOPS_NETWORK_ISOLATION       = "true"
     })
     error_message = "The serving container must load code/inference.py from the model archive, with the default model-server settings."
+  }
+
+  assert {
+    condition     = aws_sagemaker_model.this.enable_network_isolation == true
+    error_message = "The endpoint module must isolate the model container by default."
   }
 
   assert {

@@ -59,7 +59,7 @@ run "defaults_reserved_plus_provisioned_concurrency_on_alias" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.runtime == "python3.12" && aws_lambda_function.this.memory_size == 256 && aws_lambda_function.this.timeout == 30
+    condition     = aws_lambda_function.this.runtime == "python3.12" && aws_lambda_function.this.memory_size == 256 && aws_lambda_function.this.timeout == 40
     error_message = "Runtime, memory and timeout defaults changed."
   }
 

@@ -105,6 +105,17 @@ def test_describes_omit_empty_vpc_and_data_capture_config(aws):
     assert model["PrimaryContainer"]["Image"] == IMAGE
 
 
+@pytest.mark.parametrize("isolated", [True, False])
+def test_model_keeps_its_network_isolation(aws, isolated):
+    """DescribeModel must echo EnableNetworkIsolation, or Terraform replaces the model on every
+    plan (the attribute is ForceNew)."""
+    sm = aws("sagemaker")
+    name = unique("model")
+    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, EnableNetworkIsolation=isolated,
+                    PrimaryContainer={"Image": IMAGE, "ModelDataUrl": "s3://bucket/model.tar.gz"})
+    assert sm.describe_model(ModelName=name)["EnableNetworkIsolation"] is isolated
+
+
 def training_job_request(name: str, bucket: str) -> dict:
     return {
         "TrainingJobName": name,

@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 from botocore.stub import Stubber
-from lambda_helpers import ENDPOINT_NAME, fake_aws_env
+from lambda_helpers import ENDPOINT_NAME, URL_IMAGE, fake_aws_env
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +31,9 @@ def lf(handler_module, stub_client, monkeypatch):
     monkeypatch.setenv("ENDPOINT_NAME", ENDPOINT_NAME)
     monkeypatch.delenv("TOP_K", raising=False)
     monkeypatch.delenv("MAX_TOP_K", raising=False)
+    # No test reaches the internet: urls "download" URL_IMAGE (test_lambda_url_download.py
+    # runs the real downloader against a local server).
+    monkeypatch.setattr(handler_module.url_fetch, "fetch_url", lambda url, limits: URL_IMAGE)
     return handler_module
 
 

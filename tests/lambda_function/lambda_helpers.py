@@ -137,3 +137,13 @@ def parse_response(response: object) -> tuple[int, dict]:
         assert "Traceback" not in body["error"]
         assert ACCOUNT_ID not in response["body"] and "arn:aws" not in response["body"]
     return status, body
+
+
+# What the stand-in downloader (conftest's `lf`) returns for any url: the Lambda downloads urls
+# itself (the model runs with network isolation) and sends the endpoint the image.
+URL_IMAGE = image_bytes("JPEG", 24)
+
+
+def url_body(top_k: int) -> dict:
+    """The endpoint request a {"url": ...} event becomes."""
+    return {"image": b64(URL_IMAGE), "top_k": top_k}

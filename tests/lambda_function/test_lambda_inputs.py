@@ -15,11 +15,12 @@ from lambda_helpers import (
     http_event,
     image_bytes,
     parse_response,
+    url_body,
 )
 
 
 def test_seed_url_event_returns_readable_top_k(lf, stubber):
-    add_prediction(stubber, expected_body={"url": SEED_URL, "top_k": 3})
+    add_prediction(stubber, expected_body=url_body(3))
     status, body = parse_response(lf.lambda_handler({"url": SEED_URL}, FakeContext()))
     assert status == 200
     assert body["predictions"] == [
@@ -56,7 +57,7 @@ def test_data_url_and_line_wrapped_base64_are_accepted(lf, stubber):
 
 
 def test_function_url_json_body(lf, stubber):
-    add_prediction(stubber, expected_body={"url": SEED_URL, "top_k": 2})
+    add_prediction(stubber, expected_body=url_body(2))
     event = http_event(json.dumps({"url": SEED_URL, "top_k": 2}),
                        content_type="application/json; charset=utf-8")
     status, body = parse_response(lf.lambda_handler(event, FakeContext()))
@@ -64,7 +65,7 @@ def test_function_url_json_body(lf, stubber):
 
 
 def test_function_url_json_body_base64_encoded_and_no_content_type(lf, stubber):
-    add_prediction(stubber, expected_body={"url": SEED_URL, "top_k": 3})
+    add_prediction(stubber, expected_body=url_body(3))
     event = http_event(b64(json.dumps({"url": SEED_URL}).encode()), content_type=None,
                        base64_encoded=True)
     assert parse_response(lf.lambda_handler(event, None))[0] == 200
@@ -94,11 +95,11 @@ def test_top_k_default_and_bounds_come_from_environment(lf, stubber, monkeypatch
     monkeypatch.setenv("TOP_K", "1")
     monkeypatch.setenv("MAX_TOP_K", "20")
     add_prediction(stubber, ("001.Affenpinscher", 0.5), ("Akita", 0.3),
-                   expected_body={"url": SEED_URL, "top_k": 1})
+                   expected_body=url_body(1))
     status, body = parse_response(lf.lambda_handler({"url": SEED_URL}, None))
     assert status == 200 and body["predictions"] == [{"label": "Affenpinscher",
                                                       "probability": 0.5}]
-    add_prediction(stubber, expected_body={"url": SEED_URL, "top_k": 20})
+    add_prediction(stubber, expected_body=url_body(20))
     assert parse_response(lf.lambda_handler({"url": SEED_URL, "top_k": 20}, None))[0] == 200
 
 
@@ -145,5 +146,5 @@ def test_one_structured_log_line_without_secrets(lf, stubber, caplog):
 @pytest.mark.parametrize("url", ["https://93.184.216.34/dog.jpg", "HTTP://Example.org/dog.jpg",
                                  "https://xn--hund-4qa.example/b%C3%A4r.png?size=large#top"])
 def test_public_urls_pass_through_unchanged(lf, stubber, url):
-    add_prediction(stubber, expected_body={"url": url, "top_k": 3})
+    add_prediction(stubber, expected_body=url_body(3))
     assert parse_response(lf.lambda_handler({"url": url}, None))[0] == 200

@@ -1,4 +1,4 @@
-"""The Lambda zip is reproducible byte for byte and holds only the handler."""
+"""The Lambda zip is reproducible byte for byte and holds only the handler and its downloader."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def test_entries_are_sorted_fixed_and_minimal(source, tmp_path):
     with zipfile.ZipFile(out) as archive:
         entries = archive.infolist()
         assert [e.filename for e in entries] == ["helpers/a.py", "helpers/b.py",
-                                                 "lambda_function.py"]
+                                                 "lambda_function.py", "url_fetch.py"]
         for entry in entries:
             assert entry.date_time == (1980, 1, 1, 0, 0, 0)
             assert stat.S_IMODE(entry.external_attr >> 16) == 0o644
@@ -110,7 +110,8 @@ def test_the_real_handler_zip_is_small_and_importable(tmp_path):
     # what the Lambda runtime does: import the handler from the unpacked zip
     unpacked = tmp_path / "task"
     with zipfile.ZipFile(out) as archive:
-        assert archive.namelist() == ["lambda_function.py"]
+        # url_fetch.py: the endpoint's SSRF-guarded downloader (a symlink here), stored as a file
+        assert archive.namelist() == ["lambda_function.py", "url_fetch.py"]
         archive.extractall(unpacked)
     probe = "import lambda_function; print(callable(lambda_function.lambda_handler))"
     done = subprocess.run(

@@ -127,3 +127,31 @@ def test_deploy_resolves_approved_versions_and_needs_force_for_others(sm, state_
     state.record_model("local", "s3://b/ec2/model.tar.gz")  # e.g. ec2-train: not a version yet
     fresh = resolve_version(backend, reg, None, False, IMAGE)
     assert fresh.number == 3 and fresh.approved and fresh.model_data_url == "s3://b/ec2/model.tar.gz"
+
+
+def image_wheels(abi: str = "cp312") -> list[str]:
+    """One wheel name per locked project, tagged for the given CPython."""
+    from dogops import serving_wheels
+
+    return [f"{project}-1.0-{abi}-{abi}-manylinux_2_28_x86_64.whl"
+            for project in sorted(serving_wheels.locked_hashes())]
+
+
+def test_an_aws_deploy_needs_the_image_wheels_in_the_archive(s3_bucket):
+    """Under network isolation the endpoint installs code/requirements.txt from code/wheels/
+    only: an archive without them (or with wheels for another Python) must not be deployed."""
+    s3, bucket = s3_bucket
+    base = {"code/inference.py": b"", "model_config.json": b"{}", "model.pth": b"w"}
+    complete = {**base, **{f"code/wheels/{name}": b"" for name in image_wheels()}}
+    s3.put_object(Bucket=bucket, Key="sealed/model.tar.gz", Body=_archive(complete))
+    check_artifact(s3, f"s3://{bucket}/sealed/model.tar.gz", needs_wheels=True)
+
+    s3.put_object(Bucket=bucket, Key="bare/model.tar.gz", Body=_archive(base))
+    check_artifact(s3, f"s3://{bucket}/bare/model.tar.gz")  # the emulator installs nothing
+    with pytest.raises(UserError, match="no code/wheels/ wheel for CPython 3.12.*onnxruntime"):
+        check_artifact(s3, f"s3://{bucket}/bare/model.tar.gz", needs_wheels=True)
+
+    local_python = {**base, **{f"code/wheels/{name}": b"" for name in image_wheels("cp311")}}
+    s3.put_object(Bucket=bucket, Key="py311/model.tar.gz", Body=_archive(local_python))
+    with pytest.raises(UserError, match=r"CPython 3.12 .* of flatbuffers, numpy, onnxruntime"):
+        check_artifact(s3, f"s3://{bucket}/py311/model.tar.gz", needs_wheels=True)

@@ -256,6 +256,7 @@ class ImageServer:
 
     def __init__(self, image: bytes):
         hits = self.hits = []
+        self.image = image
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
@@ -423,6 +424,19 @@ def test_literal_private_ip_in_url_is_400(image_server):
     body = json.dumps({"url": f"http://127.0.0.1:{image_server.port}/dog.png"})
     assert error_of(lambda: input_fn(body, "application/json")).status_code == 400
     assert image_server.hits == []
+
+
+def test_isolated_endpoint_refuses_urls_with_a_clear_400_and_takes_images(
+        image_server, fake_dns, allow_loopback_server, monkeypatch):
+    """DOGOPS_NETWORK_ISOLATION=true (Terraform's default): no download is even tried."""
+    monkeypatch.setattr(inference, "NETWORK_ISOLATED", True)
+    fake_dns["images.example.test"] = ["127.0.0.1"]
+    body = url_body("images.example.test", image_server.port, "/dog.png")
+    error = error_of(lambda: input_fn(body, "application/json"))
+    assert error.status_code == 400 and "no network access" in error.message
+    assert image_server.hits == [] and allow_loopback_server == []
+    image = base64.b64encode(image_server.image).decode()
+    assert input_fn(json.dumps({"image": image}), "application/json").image.shape[0] == 3
 
 
 def test_public_addresses_pass_the_guard():

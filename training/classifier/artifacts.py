@@ -1,8 +1,10 @@
 """What a finished run leaves behind.
 
 Model dir (becomes model.tar.gz): ``model.pth``, ``model_config.json``, optional ``model.onnx``
-and ``code/`` (inference.py, requirements.txt, classifier/), so the archive is directly servable
-by a SageMaker model created outside the SDK. Output dir: metrics JSON and two PNG plots.
+and ``code/`` (inference.py, requirements.txt, classifier/, wheels/), so the archive is directly
+servable by a SageMaker model created outside the SDK, with no package index (requirements.txt
+installs from code/wheels/ only: the endpoint runs with network isolation). Output dir: metrics
+JSON and two PNG plots.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ log = logging.getLogger("classifier")
 
 TRAINING_ROOT = Path(__file__).resolve().parent.parent  # the source_dir: train.py, inference.py
 CODE_FILES = ("inference.py", "requirements.txt")
+# Staged beside train.py by dogops.serving_wheels (build output, not in git); shipped with the
+# source_dir, so a SageMaker or EC2 job has them too.
+WHEELS_DIR = "wheels"
 ONNX_NAME = "model.onnx"
 INT8_NAME = "model.int8.onnx"
 CALIBRATION_IMAGES = 64  # enough for stable activation ranges; calibration is a few seconds
@@ -75,6 +80,17 @@ def copy_serving_code(code_dir: Path) -> None:
         code_dir / "classifier",
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
+    wheels = TRAINING_ROOT / WHEELS_DIR
+    if wheels.is_dir() and any(wheels.glob("*.whl")):
+        shutil.copytree(wheels, code_dir / WHEELS_DIR)
+    else:
+        # A bare train.py run (tests, a notebook) still yields a model dir the local endpoint
+        # host serves; SageMaker could not install its requirements from it.
+        log.warning(
+            "no %s/ beside train.py: this archive's requirements cannot be installed by an "
+            "isolated endpoint (`python -m dogops.serving_wheels` stages them)",
+            WHEELS_DIR,
+        )
 
 
 def export_onnx_model(model: nn.Module, config: dict, path: Path) -> bool:

@@ -3,6 +3,10 @@
 Only http(s); every address the host resolves to must be public (no private, loopback,
 link-local/metadata, CGNAT, multicast or reserved ranges); the connection is pinned to the checked
 address (no DNS rebinding); redirects are re-checked; size and total time are bounded.
+
+Standard library only and no package imports: the Lambda front door ships this same file
+(``lambda_function/url_fetch.py`` is a symlink to it), since an endpoint under network isolation
+cannot download anything and the Lambda fetches ``{"url": ...}`` images for it.
 """
 
 from __future__ import annotations
@@ -17,8 +21,6 @@ import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
-
-from classifier.serving_errors import InferenceError
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,16 @@ class Limits:
 LIMITS = Limits()
 
 
+class FetchError(Exception):
+    """A URL refused (400, 413) or not fetched (502, 504): ``status_code`` is the HTTP status
+    to answer with, ``error`` a short message safe to show the caller."""
+
+    def __init__(self, status_code: int, error: str):
+        super().__init__(error)
+        self.status_code = status_code
+        self.error = error
+
+
 def resolve_host(host: str, port: int) -> list[str]:
     """All addresses a host name resolves to (replaceable in tests)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -61,28 +73,28 @@ def is_public_address(address: str) -> bool:
 
 
 def _checked_target(url: str) -> tuple[str, str, int, str, str]:
-    """(scheme, host, port, vetted address, path); InferenceError 400 if forbidden, 502 if the
+    """(scheme, host, port, vetted address, path); FetchError 400 if forbidden, 502 if the
     host does not resolve."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise InferenceError(400, "malformed url") from None
+        raise FetchError(400, "malformed url") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise InferenceError(400, "url must use http or https")
+        raise FetchError(400, "url must use http or https")
     if not parts.hostname or parts.username or parts.password:
-        raise InferenceError(400, "url needs a host and no credentials")
+        raise FetchError(400, "url needs a host and no credentials")
     port = port or (443 if scheme == "https" else 80)
     try:
         addresses = resolve_host(parts.hostname, port)
     except (OSError, UnicodeError):
-        raise InferenceError(502, "url host could not be resolved") from None
+        raise FetchError(502, "url host could not be resolved") from None
     if not addresses:
-        raise InferenceError(502, "url host could not be resolved")
+        raise FetchError(502, "url host could not be resolved")
     # Every address must be public: a name with one private answer could be steered to it.
     if not all(is_public_address(address) for address in addresses):
-        raise InferenceError(400, "url resolves to a forbidden (non-public) address")
+        raise FetchError(400, "url resolves to a forbidden (non-public) address")
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
@@ -145,26 +157,26 @@ def fetch_url(url: str, limits: Limits = LIMITS) -> bytes:
             if response.status in (301, 302, 303, 307, 308):
                 location = response.getheader("Location")
                 if not location:
-                    raise InferenceError(502, "url redirect without a location")
+                    raise FetchError(502, "url redirect without a location")
                 url = urljoin(url, location)
                 continue
             if response.status != 200:
-                raise InferenceError(502, f"url download failed with HTTP {response.status}")
+                raise FetchError(502, f"url download failed with HTTP {response.status}")
             body = _read_bounded(response, limits)
             if pinned.expired:
-                raise InferenceError(504, "url download timed out")
+                raise FetchError(504, "url download timed out")
             return body
-        except InferenceError:
+        except FetchError:
             raise
         except (OSError, ValueError, http.client.HTTPException) as error:
             if pinned.expired or isinstance(error, TimeoutError):
-                raise InferenceError(504, "url download timed out") from None
+                raise FetchError(504, "url download timed out") from None
             log.info("url download failed: %s", type(error).__name__)  # refused, reset, TLS
-            raise InferenceError(502, "url download failed") from None
+            raise FetchError(502, "url download failed") from None
         finally:
             watchdog.cancel()
             conn.close()
-    raise InferenceError(502, "url redirected too many times")
+    raise FetchError(502, "url redirected too many times")
 
 
 def _host_header(host: str, port: int, scheme: str) -> str:
@@ -175,7 +187,7 @@ def _host_header(host: str, port: int, scheme: str) -> str:
 def _read_bounded(response, limits: Limits) -> bytes:
     declared = response.getheader("Content-Length")
     if declared and declared.isdigit() and int(declared) > limits.max_image_bytes:
-        raise InferenceError(413, "image at url is too large")
+        raise FetchError(413, "image at url is too large")
     chunks, size = [], 0
     while True:
         chunk = response.read1(64 * 1024) if hasattr(response, "read1") else response.read(65536)
@@ -183,6 +195,6 @@ def _read_bounded(response, limits: Limits) -> bytes:
             break
         size += len(chunk)
         if size > limits.max_image_bytes:
-            raise InferenceError(413, "image at url is too large")
+            raise FetchError(413, "image at url is too large")
         chunks.append(chunk)
     return b"".join(chunks)

@@ -18,6 +18,7 @@ PATCH_MODULES = (
     "s3_bucket_policy_conditions",
     "sagemaker_instance_types",
     "sagemaker_empty_fields",
+    "sagemaker_network_isolation",
     "sagemaker_update_endpoint",
     "sagemaker_model_packages",
     "sagemaker_training",

@@ -3,8 +3,10 @@
 # aud and sub claims); it reads the state and the stack, and may only take/release the state lock.
 
 locals {
-  oidc_host         = "token.actions.githubusercontent.com"
-  oidc_provider_arn = coalesce(var.oidc_provider_arn, one(aws_iam_openid_connect_provider.github[*].arn))
+  oidc_host = "token.actions.githubusercontent.com"
+  # Built from the host name (not read from the created provider) so the trust policy is known
+  # at plan time and the policy check (make policy-check) can read it.
+  oidc_provider_arn = coalesce(var.oidc_provider_arn, "${local.arn_prefix}:iam::${var.account_id}:oidc-provider/${local.oidc_host}")
   arn_prefix        = "arn:${var.partition}"
 }
 
@@ -19,6 +21,9 @@ resource "aws_iam_role" "plan" {
   name                 = "${var.name_prefix}-github-plan"
   max_session_duration = 3600
   assume_role_policy   = local.trust_policy
+
+  # The trust policy names the provider by ARN: create the provider first.
+  depends_on = [aws_iam_openid_connect_provider.github]
 }
 
 resource "aws_iam_role_policy" "plan" {
@@ -47,6 +52,10 @@ locals {
       "${local.arn_prefix}:lambda:${var.region}:${var.account_id}:function:${var.name_prefix}-*",
     ]
     log_groups_arn = "${local.arn_prefix}:logs:${var.region}:${var.account_id}:log-group:*"
+    instance_and_scaling_arns = [
+      "${local.arn_prefix}:ec2:${var.region}:${var.account_id}:instance/*",
+      "${local.arn_prefix}:application-autoscaling:${var.region}:${var.account_id}:scalable-target/*",
+    ]
     sagemaker_arns = [
       "${local.arn_prefix}:sagemaker:${var.region}:${var.account_id}:model/${var.name_prefix}-*",
       "${local.arn_prefix}:sagemaker:${var.region}:${var.account_id}:endpoint-config/${var.name_prefix}-*",

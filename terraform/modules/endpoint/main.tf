@@ -27,6 +27,9 @@ locals {
     SAGEMAKER_TS_BATCH_SIZE        = tostring(var.model_server.batch_size)
     SAGEMAKER_TS_MAX_BATCH_DELAY   = tostring(var.model_server.max_batch_delay_ms)
     DOGOPS_ORT_THREADS             = tostring(var.model_server.ort_threads)
+    # Tells the handler the container has no network, so it answers {"url": ...} with a clear
+    # 400 (the Lambda front door downloads URLs) instead of a connection timeout.
+    DOGOPS_NETWORK_ISOLATION = tostring(var.network_isolation)
   }
   # Everything that forces a new model is in the name: a replacement with create-before-destroy
   # must never reuse the old name (CreateModel would fail: the old model still exists).
@@ -44,9 +47,11 @@ locals {
 }
 
 resource "aws_sagemaker_model" "this" {
-  #checkov:skip=CKV_AWS_370:Network isolation would block the documented {"url": ...} input (the container downloads the image) and the start-up install of code/requirements.txt.
   name               = local.model_name
   execution_role_arn = var.execution_role_arn
+  # No outbound network from the serving container: code/requirements.txt installs from the
+  # wheels inside model.tar.gz and {"url": ...} is downloaded by the Lambda (docs/security.md).
+  enable_network_isolation = var.network_isolation
 
   primary_container {
     image          = var.inference_image_uri
@@ -62,9 +67,11 @@ resource "aws_sagemaker_model" "this" {
 }
 
 resource "aws_sagemaker_endpoint_configuration" "this" {
-  #checkov:skip=CKV_AWS_98:The ML storage volume is encrypted with the SageMaker-managed key; a customer-managed KMS key adds a key policy and cost without narrowing access.
+  #checkov:skip=CKV_AWS_98:A customer-managed key for the ML storage volume and captured data is an option (root variable kms_key_arn, default null = the SageMaker-managed key); see docs/security.md.
   # name_prefix + a 26-character unique suffix must fit SageMaker's 63-character limit.
   name_prefix = "${substr(var.endpoint_name, 0, 36)}-"
+  # Customer-managed key for the instances' ML storage volumes (null: SageMaker-managed key).
+  kms_key_arn = var.kms_key_arn
 
   production_variants {
     variant_name           = local.variant_name
@@ -79,6 +86,7 @@ resource "aws_sagemaker_endpoint_configuration" "this" {
       enable_capture              = true
       initial_sampling_percentage = var.data_capture_sampling_percent
       destination_s3_uri          = data_capture_config.value
+      kms_key_id                  = var.kms_key_arn
 
       capture_options {
         capture_mode = "Input"

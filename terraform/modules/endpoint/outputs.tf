@@ -53,6 +53,17 @@ output "model_environment" {
   value       = aws_sagemaker_model.this.primary_container[0].environment
 }
 
+output "volume_kms_key_arn" {
+  description = "KMS key of the endpoint config's ML storage volume, or null for the SageMaker-managed key."
+  # The emulator reads an unset key back as "": report that as null, or a re-plan is never empty.
+  value = aws_sagemaker_endpoint_configuration.this.kms_key_arn == "" ? null : aws_sagemaker_endpoint_configuration.this.kms_key_arn
+}
+
+output "network_isolation" {
+  description = "Whether the model's container runs with no network access."
+  value       = aws_sagemaker_model.this.enable_network_isolation
+}
+
 output "execution_role_arn" {
   description = "Role the model runs with (the serving role)."
   value       = aws_sagemaker_model.this.execution_role_arn

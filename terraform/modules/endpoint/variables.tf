@@ -214,6 +214,12 @@ variable "data_capture_sampling_percent" {
   }
 }
 
+variable "network_isolation" {
+  description = "Run the model container with no network access (enable_network_isolation). The archive carries the wheels its requirements install from, and the Lambda downloads {\"url\": ...} images, so nothing needs the network; false only for a custom handler that must reach the internet."
+  type        = bool
+  default     = true
+}
+
 variable "model_server" {
   description = <<-EOT
     Model-server settings of the SageMaker PyTorch container, passed as its environment:
@@ -253,5 +259,16 @@ variable "model_server" {
   validation {
     condition     = var.model_server.ort_threads >= 0 && var.model_server.ort_threads <= 64 && floor(var.model_server.ort_threads) == var.model_server.ort_threads
     error_message = "model_server.ort_threads must be a whole number from 0 (one per core) to 64."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for the endpoint instances' ML storage volume and captured data; null uses the SageMaker-managed key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}$", var.kms_key_arn))
+    error_message = "kms_key_arn must be null or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>), not an alias."
   }
 }

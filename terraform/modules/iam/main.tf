@@ -37,6 +37,12 @@ locals {
 
   host_list_prefixes = ["code/*", "data/*"]
 
+  # Customer-managed key (root variable kms_key_arn): each role may use it only through S3
+  # (kms:ViaService), to read what it may read and encrypt what it may write. "" = no key.
+  kms_key_arn     = var.kms_key_arn == null ? "" : var.kms_key_arn
+  kms_via_service = "s3.${var.region}.amazonaws.com"
+  kms_read_write  = ["kms:Decrypt", "kms:GenerateDataKey"]
+
   sagemaker_trust_policy = templatefile("${var.policies_dir}/assume_role.json.tftpl", {
     service        = "sagemaker.amazonaws.com"
     source_account = var.account_id
@@ -65,6 +71,9 @@ resource "aws_iam_role_policy" "sagemaker_training" {
     ecr_repository_arns = var.training_ecr_repository_arns
     log_group_arns      = local.training_log_groups
     metric_namespaces   = local.metric_namespaces
+    kms_key_arn         = local.kms_key_arn
+    kms_actions         = local.kms_read_write
+    kms_via_service     = local.kms_via_service
   })
 }
 
@@ -84,6 +93,10 @@ resource "aws_iam_role_policy" "sagemaker_serving" {
     ecr_repository_arns = var.serving_ecr_repository_arns
     log_group_arns      = local.serving_log_groups
     metric_namespaces   = local.metric_namespaces
+    kms_key_arn         = local.kms_key_arn
+    # read model archives; encrypt captured data only when data capture is on
+    kms_actions     = var.data_capture_prefix == null ? ["kms:Decrypt"] : local.kms_read_write
+    kms_via_service = local.kms_via_service
   })
 }
 
@@ -129,6 +142,9 @@ resource "aws_iam_role_policy" "training_host" {
     list_prefixes    = local.host_list_prefixes
     read_object_arns = [for p in local.host_list_prefixes : "${var.bucket_arn}/${p}"]
     write_object_arn = "${var.bucket_arn}/models/ec2/*"
+    kms_key_arn      = local.kms_key_arn
+    kms_actions      = local.kms_read_write
+    kms_via_service  = local.kms_via_service
   })
 }
 

@@ -119,3 +119,14 @@ variable "data_capture_prefix" {
   type        = string
   default     = null
 }
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key of the bucket (SSE-KMS); the training, serving and training host roles may use it through S3 only. null: no key statement."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}$", var.kms_key_arn))
+    error_message = "kms_key_arn must be null or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>), not an alias."
+  }
+}

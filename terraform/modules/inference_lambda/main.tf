@@ -8,10 +8,12 @@ locals {
 }
 
 resource "aws_cloudwatch_log_group" "function" {
-  #checkov:skip=CKV_AWS_158:Log lines hold request ids, latencies and status codes only (never image bytes); the CloudWatch-managed encryption suffices.
+  #checkov:skip=CKV_AWS_158:A customer-managed key is an option (root variable kms_key_arn, default null = CloudWatch Logs' own encryption); log lines hold request ids, latencies and status codes, never image bytes.
   #checkov:skip=CKV_AWS_338:Per-request logs lose their value after weeks; retention is a variable (default 30 days) to keep cost bounded.
   name              = local.log_group_name
   retention_in_days = var.log_retention_days
+  # The logs service encrypts with the key: the key policy must allow logs.<region>.amazonaws.com.
+  kms_key_id = var.kms_key_arn
 }
 
 resource "aws_lambda_function" "this" {

@@ -32,3 +32,9 @@ output "log_group_name" {
   description = "Log group of the function."
   value       = local.log_group_name
 }
+
+output "log_group_kms_key_id" {
+  description = "KMS key of the function's log group, or null for CloudWatch Logs' own encryption."
+  # "" (unset, as some APIs read it back) reported as null, so a re-plan stays empty.
+  value = aws_cloudwatch_log_group.function.kms_key_id == "" ? null : aws_cloudwatch_log_group.function.kms_key_id
+}

@@ -61,9 +61,9 @@ variable "memory_mb" {
 }
 
 variable "timeout_s" {
-  description = "Function timeout in seconds; keep it above the handler's endpoint read timeout."
+  description = "Function timeout in seconds; keep it above the handler's worst case: a url download (8 s) plus 2 x (2 s + 12 s) for the endpoint."
   type        = number
-  default     = 30
+  default     = 40
 
   validation {
     condition     = var.timeout_s >= 3 && var.timeout_s <= 900 && floor(var.timeout_s) == var.timeout_s
@@ -131,5 +131,16 @@ variable "log_retention_days" {
   validation {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
     error_message = "log_retention_days must be a CloudWatch Logs retention value: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for the function's log group (its key policy must allow the CloudWatch Logs service principal); null uses CloudWatch Logs' own encryption."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}$", var.kms_key_arn))
+    error_message = "kms_key_arn must be null or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>), not an alias."
   }
 }

@@ -12,9 +12,11 @@ locals {
 }
 
 resource "aws_sns_topic" "alarms" {
-  #checkov:skip=CKV_AWS_26:CloudWatch cannot publish to a topic encrypted with the AWS-managed aws/sns key; alarm notifications carry alarm names and states only.
+  #checkov:skip=CKV_AWS_26:Encryption at rest is an option (root variable kms_key_arn, default null = no SNS server-side encryption): CloudWatch cannot publish to the AWS-managed aws/sns key, only to a customer-managed key whose policy allows cloudwatch.amazonaws.com; notifications carry alarm names and states only.
   count = var.create_topic ? 1 : 0
   name  = "${local.prefix}-alarms"
+  # CloudWatch alarms publish only to topics under a customer-managed key that allows them.
+  kms_master_key_id = var.kms_key_arn
 }
 
 resource "aws_sns_topic_subscription" "email" {

@@ -25,3 +25,9 @@ output "dashboard_metrics" {
   description = "\"<namespace> <metric>\" of every dashboard graph (for review and tests)."
   value       = toset(flatten([for w in local.widgets : [for m in w.metrics : "${m[0]} ${m[1]}"]]))
 }
+
+output "topic_kms_key_id" {
+  description = "KMS key of the alarm topic, or null (no topic, or no server-side encryption)."
+  # "" (unset, as some APIs read it back) reported as null, so a re-plan stays empty.
+  value = one([for topic in aws_sns_topic.alarms : topic.kms_master_key_id == "" ? null : topic.kms_master_key_id])
+}

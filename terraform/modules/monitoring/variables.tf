@@ -107,3 +107,14 @@ variable "alarm_emails" {
   type        = list(string)
   default     = []
 }
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for the alarm topic (its key policy must allow cloudwatch.amazonaws.com kms:Decrypt and kms:GenerateDataKey*); null leaves the topic unencrypted."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}$", var.kms_key_arn))
+    error_message = "kms_key_arn must be null or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>), not an alias."
+  }
+}

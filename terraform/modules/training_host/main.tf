@@ -98,13 +98,17 @@ resource "aws_security_group" "training_host" {
 }
 
 resource "aws_instance" "training" {
-  ami                    = local.ami_id
-  instance_type          = var.instance_type
-  iam_instance_profile   = var.instance_profile_name
-  subnet_id              = data.aws_subnet.selected.id
-  vpc_security_group_ids = [aws_security_group.training_host.id]
-  ebs_optimized          = true
-  monitoring             = var.detailed_monitoring
+  ami                  = local.ami_id
+  instance_type        = var.instance_type
+  iam_instance_profile = var.instance_profile_name
+  subnet_id            = data.aws_subnet.selected.id
+  # In a subnet the team chose, no public address: S3 through a gateway endpoint (or NAT), shell
+  # access through SSM Session Manager (docs/security.md). A default-VPC subnet has no other
+  # route out, so there the subnet's own setting (public IP) stays.
+  associate_public_ip_address = var.subnet_id == null ? null : false
+  vpc_security_group_ids      = [aws_security_group.training_host.id]
+  ebs_optimized               = true
+  monitoring                  = var.detailed_monitoring
 
   # The user data ends with a power-off; this makes that a termination.
   instance_initiated_shutdown_behavior = "terminate"
@@ -121,6 +125,7 @@ resource "aws_instance" "training" {
 
   root_block_device {
     encrypted             = true
+    kms_key_id            = var.kms_key_arn
     volume_type           = "gp3"
     volume_size           = var.root_volume_size_gb
     delete_on_termination = true

@@ -131,3 +131,14 @@ variable "detailed_monitoring" {
   default     = true
   nullable    = false
 }
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for the root volume (whoever applies Terraform needs kms:CreateGrant, kms:GenerateDataKeyWithoutPlaintext and kms:Decrypt on it); null uses the account's default EBS key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}$", var.kms_key_arn))
+    error_message = "kms_key_arn must be null or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>), not an alias."
+  }
+}

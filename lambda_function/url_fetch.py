@@ -1,0 +1,1 @@
+../training/classifier/url_fetch.py
