@@ -26,7 +26,6 @@ import base64
 import io
 import json
 import os
-import platform
 import re
 import statistics
 import sys
@@ -46,29 +45,12 @@ OVERHEAD_TARGET_MS = 15.0
 
 
 def cpu_isa() -> str:
-    """torch's view of the CPU plus the vector extensions lscpu reports."""
-    flags = set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                break
-    except OSError:
-        pass
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
-    try:
-        import torch
+    """The CPU line every benchmark prints (classifier.cpu: model, vector extensions, kernels)."""
+    if str(REPO / "training") not in sys.path:
+        sys.path.insert(0, str(REPO / "training"))
+    from classifier import cpu
 
-        capability = torch.backends.cpu.get_cpu_capability()
-    except ImportError:
-        capability = "unknown"
-    model = platform.processor() or "cpu"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    present = [flag for flag in wanted if flag in flags]
-    return f"{model}; torch capability {capability}; flags: {' '.join(present) or 'none'}"
+    return cpu.summary()
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -328,7 +310,6 @@ def plot(results: dict, out: Path, isa: str) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     throughput_png, cdf_png = out / "load_throughput.png", out / "load_latency_cdf.png"
-    short_isa = isa.split(";", 1)[1].strip()
     fig, (ax, ax_throttle) = plt.subplots(1, 2, figsize=(9.6, 4.2))
     for path, levels in results.items():
         xs = [lvl["clients"] for lvl in levels]
@@ -345,7 +326,7 @@ def plot(results: dict, out: Path, isa: str) -> list[Path]:
         axis.legend(fontsize=8)
         axis.set_ylim(bottom=0)
     fig.suptitle("Throughput vs concurrency (loopback, errors: see README table)", fontsize=11)
-    ax.text(0.0, -0.2, short_isa, transform=ax.transAxes, fontsize=7)
+    ax.text(0.0, -0.2, isa, transform=ax.transAxes, fontsize=7)
     fig.tight_layout()
     fig.savefig(throughput_png, dpi=110)
     plt.close(fig)
@@ -361,7 +342,7 @@ def plot(results: dict, out: Path, isa: str) -> list[Path]:
     ax.set_xlabel("latency (ms, log scale)")
     ax.set_ylabel("fraction of requests")
     ax.set_title("Latency CDF (successful requests)", fontsize=11)
-    ax.text(0.01, -0.2, short_isa, transform=ax.transAxes, fontsize=7)
+    ax.text(0.01, -0.2, isa, transform=ax.transAxes, fontsize=7)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
