@@ -82,6 +82,21 @@ def wait_for_lock(backend, key: str, timeout_s: float = 30) -> None:
     pytest.fail(f"no lockfile {key}.tflock appeared within {timeout_s} s")
 
 
+def apply_in_background(terraform: Terraform, variables: dict) -> tuple[threading.Thread, list]:
+    """Start an apply in a thread; its exception, if any, lands in the returned list."""
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            terraform.apply(variables)
+        except Exception as err:  # noqa: BLE001 - reported by the caller's assertion
+            errors.append(err)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, errors
+
+
 def test_bootstrap_made_a_versioned_encrypted_private_bucket_and_is_idempotent(backend, capsys):
     from dogops.bootstrap import bootstrap
 
@@ -103,16 +118,7 @@ def test_concurrent_applies_one_fails_naming_the_holder_and_the_state_stays_whol
     key = "locktest/concurrent.tfstate"
     first = tiny_terraform(backend, tmp_path / "first", key)
     second = tiny_terraform(backend, tmp_path / "second", key)  # another working copy
-    errors: list[BaseException] = []
-
-    def run_first():
-        try:
-            first.apply({"greeting": "one"})
-        except Exception as err:  # noqa: BLE001 - reported by the assertion below
-            errors.append(err)
-
-    thread = threading.Thread(target=run_first)
-    thread.start()
+    thread, errors = apply_in_background(first, {"greeting": "one"})
     wait_for_lock(backend, key)
     with pytest.raises(StateLockedError) as locked:
         second.apply({"greeting": "two"})
@@ -134,16 +140,7 @@ def test_with_a_lock_timeout_the_second_apply_waits_then_applies_on_top(backend,
     first = tiny_terraform(backend, tmp_path / "first", key)
     second = tiny_terraform(backend, tmp_path / "second", key)
     second.lock_timeout = "90s"  # DOGOPS_LOCK_TIMEOUT=90s
-    errors: list[Exception] = []
-
-    def run_first():
-        try:
-            first.apply({"greeting": "one"})
-        except Exception as err:  # noqa: BLE001 - reported by the assertion below
-            errors.append(err)
-
-    thread = threading.Thread(target=run_first)
-    thread.start()
+    thread, errors = apply_in_background(first, {"greeting": "one"})
     wait_for_lock(backend, key)
     started = time.monotonic()
     second.apply({"greeting": "two"})  # waits for the lock, then builds on the first's state

@@ -21,13 +21,18 @@ def state_root(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def s3_bucket(monkeypatch):
-    """(client, bucket) on moto's in-process S3."""
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+def fake_aws_credentials(monkeypatch):
+    """No real endpoint, profile, session or environment leaks in; moto's fake key, us-east-1."""
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "DOGOPS_ENV"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
+def s3_bucket(fake_aws_credentials):
+    """(client, bucket) on moto's in-process S3."""
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="dog-breeds-test")

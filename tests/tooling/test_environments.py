@@ -16,11 +16,7 @@ PROD_BUCKET = "dog-breeds-prod-123456789012-us-east-1"
 
 
 @pytest.fixture
-def s3(monkeypatch, tmp_path):
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "DOGOPS_ENV"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+def s3(fake_aws_credentials, monkeypatch, tmp_path):
     monkeypatch.setattr(config, "STATE_ROOT", tmp_path / "state")
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")

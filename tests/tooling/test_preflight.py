@@ -20,12 +20,8 @@ REGION = "us-east-1"
 
 
 @pytest.fixture
-def account(monkeypatch, state_root):
+def account(fake_aws_credentials, monkeypatch, state_root):
     """An AWS backend on moto's in-process AWS, quotas at a new account's values."""
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     for patch in (service_quotas_catalog, ssm_public_parameters, lambda_provisioned_concurrency,
                   lambda_account_settings):

@@ -18,11 +18,7 @@ IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-cp
 
 
 @pytest.fixture
-def sm(monkeypatch):
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+def sm(fake_aws_credentials):
     sagemaker_model_packages.apply()
     with mock_aws():
         yield boto3.client("sagemaker", region_name="us-east-1")
