@@ -71,6 +71,21 @@ def kept_record(reduce_range=True, checked="vnni") -> dict:
             "checked_on": {"int8_kernels": checked}}  # fmt: skip
 
 
+def test_emulated_avx2_hides_what_an_avx2_cpu_lacks(monkeypatch):
+    monkeypatch.setenv(cpu.EMULATED_ISA_VARIABLE, "avx2")
+    cpu.cpu_flags.cache_clear()
+    try:
+        flags = cpu.cpu_flags()
+        info = cpu.describe()
+    finally:
+        monkeypatch.delenv(cpu.EMULATED_ISA_VARIABLE)
+        cpu.cpu_flags.cache_clear()
+    assert not {f for f in flags if f.startswith(("avx512", "avx_vnni", "amx"))}
+    assert info["int8_kernels"] in ("avx2", "none") and info["emulated"]
+    assert "EMULATED" in cpu.summary(info)
+    assert "emulated" not in cpu.describe()  # unset: the real flags again
+
+
 def test_int8_refusal_rule():
     assert inference.int8_refusal(kept_record(), "vnni") is None
     assert inference.int8_refusal(kept_record(), "avx2") is None  # 7-bit weights: same results
@@ -215,3 +230,90 @@ def test_model_fn_sets_the_draft_side_for_its_image_size(trained, monkeypatch):
     assert inference._draft_side == inference.resize_size_for(served.image_size)
     image = input_fn(jpeg(skdata.astronaut()), "image/jpeg").image  # 512 px: 1/8 scale for 16 px
     assert min(image.shape[1:]) >= inference._draft_side and image.shape[1] < 512
+
+
+# ------------------------------------------------------------------------------ int8 session
+
+
+def _maxpool_input_producers(model_path) -> set[str]:
+    import onnx
+
+    graph = onnx.load(str(model_path)).graph
+    producer = {output: node.op_type for node in graph.node for output in node.output}
+    return {
+        producer.get(node.input[0], "graph input")
+        for node in graph.node
+        if node.op_type.endswith("MaxPool")
+    }
+
+
+def test_int8_session_pools_in_float_with_bit_identical_outputs(trained, tmp_path):
+    import onnxruntime
+
+    path = with_int8_record(trained, tmp_path) / "model.int8.onnx"
+    size = json.loads((path.parent / "model_config.json").read_text())["image_size"]
+    images = {"input": np.random.default_rng(0).standard_normal((4, 3, size, size), np.float32)}
+    optimized = {}
+    for name, disabled in (("ours", artifacts.INT8_DISABLED_OPTIMIZERS), ("default", ())):
+        options = onnxruntime.SessionOptions()
+        options.optimized_model_filepath = str(tmp_path / f"{name}.optimized.onnx")
+        onnxruntime.InferenceSession(
+            str(path),
+            options,
+            providers=["CPUExecutionProvider"],
+            disabled_optimizers=list(disabled),
+        )
+        optimized[name] = _maxpool_input_producers(options.optimized_model_filepath)
+    # ONNX Runtime's default moves the quantization in front of the stem's MaxPool (uint8,
+    # generic kernel); ours keeps it after, so the MaxPool takes the float convolution's output.
+    assert "QuantizeLinear" in optimized["default"]
+    assert optimized["ours"] and "QuantizeLinear" not in optimized["ours"]
+    default = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    np.testing.assert_array_equal(
+        artifacts.int8_session(path).run(None, images)[0], default.run(None, images)[0]
+    )
+
+
+def test_served_int8_session_is_built_by_the_shared_helper(trained, tmp_path, monkeypatch):
+    built = []
+    real = artifacts.int8_session
+    monkeypatch.setattr(artifacts, "int8_session", lambda *a: built.append(a[0]) or real(*a))
+    served = model_fn(with_int8_record(trained, tmp_path))
+    if served.precision == "int8":
+        assert [p.name for p in built] == ["model.int8.onnx"]
+    else:  # this CPU may not serve int8: then no int8 session at all
+        assert built == [] and served.int8_refused
+
+
+# ------------------------------------------------------------------------------ threads
+
+
+def test_preprocessing_threads_is_scoped():
+    before = torch.get_num_threads()
+    with inference.preprocessing_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), inference.preprocessing_threads(1):
+        raise RuntimeError("a failing request")
+    assert torch.get_num_threads() == before
+    with inference.preprocessing_threads(0):  # 0: leave torch's setting alone
+        assert torch.get_num_threads() == before
+
+
+def test_onnx_serving_preprocesses_on_one_torch_thread(trained, monkeypatch):
+    served = model_fn(trained.model_dir)
+    assert served.backend == "onnxruntime"
+    seen = []
+    real = inference.prepare_image
+    monkeypatch.setattr(
+        inference,
+        "prepare_image",
+        lambda *a, **k: seen.append(torch.get_num_threads()) or real(*a, **k),
+    )
+    before = torch.get_num_threads()
+    predict_batch([input_fn(jpeg(skdata.chelsea()), "image/jpeg")] * 2, served)
+    assert seen == [1, 1] and torch.get_num_threads() == before
+    served.onnx_session, served.backend = None, "torch"  # PyTorch runs the forward: torch's threads
+    seen.clear()
+    predict_batch([input_fn(jpeg(skdata.chelsea()), "image/jpeg")], served)
+    assert seen == [before]

@@ -11,13 +11,16 @@ smaller CPU, so the same int8 model runs different code on different machines:
 - ``none``: no AVX2 (or not x86): int8 falls back to slow generic code.
 
 Everything here is read once from /proc/cpuinfo (Linux, which is where SageMaker runs); elsewhere
-the flags are unknown and int8 is treated as ``none``.
+the flags are unknown and int8 is treated as ``none``. ``DOGOPS_EMULATED_ISA=avx2`` hides the
+AVX-512, VNNI, BF16 and AMX flags: bench.avx2_serving sets it when it runs a benchmark with ONNX
+Runtime's CPUID and PyTorch's kernels held to AVX2, so reports name the kernels that really ran.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import platform
 from pathlib import Path
 
@@ -36,6 +39,15 @@ _REPORTED = (
 )
 
 
+EMULATED_ISA_VARIABLE = "DOGOPS_EMULATED_ISA"
+_ABSENT_ON_AVX2 = ("avx512", "avx_vnni", "amx")  # flag prefixes an AVX2-only CPU lacks
+
+
+def emulated_isa() -> str | None:
+    """``avx2`` when a benchmark holds this process to AVX2 kernels, else None."""
+    return "avx2" if os.environ.get(EMULATED_ISA_VARIABLE, "").lower() == "avx2" else None
+
+
 @functools.lru_cache(maxsize=1)
 def cpu_flags() -> frozenset[str]:
     try:
@@ -44,7 +56,10 @@ def cpu_flags() -> frozenset[str]:
         return frozenset()
     for line in text.splitlines():
         if line.startswith("flags"):
-            return frozenset(line.split(":", 1)[1].split())
+            flags = frozenset(line.split(":", 1)[1].split())
+            if emulated_isa():
+                flags = frozenset(f for f in flags if not f.startswith(_ABSENT_ON_AVX2))
+            return flags
     return frozenset()
 
 
@@ -67,6 +82,8 @@ def describe() -> dict:
         "flags": [flag for flag in _REPORTED if flag in flags],
         "int8_kernels": int8_kernels(flags),
     }
+    if emulated_isa():
+        info["emulated"] = "avx2 kernels on a CPU with more (bench.avx2_serving)"
     with contextlib.suppress(ImportError):  # torch is optional for this report
         import torch
 
@@ -80,7 +97,11 @@ def summary(info: dict | None = None) -> str:
     info = info or describe()
     flags = ",".join(info["flags"]) or "no AVX2"
     torch_part = f", torch kernels {info['torch_capability']}" if "torch_capability" in info else ""
-    return f"{info['model'] or info['machine']} [{flags}]; int8 kernels {info['int8_kernels']}{torch_part}"
+    emulated = " (AVX2 EMULATED: AVX-512/VNNI/BF16 hidden)" if info.get("emulated") else ""
+    return (
+        f"{info['model'] or info['machine']}{emulated} [{flags}]; "
+        f"int8 kernels {info['int8_kernels']}{torch_part}"
+    )
 
 
 def _model_name() -> str:
