@@ -1,5 +1,6 @@
-"""Serving latency on AVX2 kernels, measured on a CPU that has AVX-512: bench.inference_latency
-with ONNX Runtime and PyTorch held to the code an AVX2-only CPU runs.
+"""Serving latency and accuracy on AVX2 kernels, measured on a CPU that has AVX-512:
+bench.inference_latency and bench.serving_accuracy with ONNX Runtime and PyTorch held to the code
+an AVX2-only CPU runs.
 
     .venv/bin/python -m bench.avx2_serving [--requests 100] [--check-only]
 
@@ -238,8 +239,19 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"AVX2 emulation unavailable: {error}") from None
     if args.check_only:
         return {"benchmark": "avx2_serving", "check": fingerprint}
+    result = {"benchmark": "avx2_serving", "check": fingerprint}
+    for name, extra in (
+        ("inference_latency", ["--requests", str(args.requests)]),
+        ("serving_accuracy", []),  # trains, exports and checks int8 under the mask as well
+    ):
+        result[name] = run_masked(cap, name, extra)
+    return result
+
+
+def run_masked(cap: Path, name: str, extra: list[str]) -> dict:
+    """Run ``bench.<name>`` under the emulation; echo its lines, return its final JSON."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench.inference_latency", "--requests", str(args.requests)],
+        [sys.executable, "-m", f"bench.{name}", *extra],
         cwd=REPO,
         env=emulated_environment(cap),
         stdout=subprocess.PIPE,
@@ -248,14 +260,10 @@ def main(argv: list[str] | None = None) -> dict:
     )
     lines = done.stdout.strip().splitlines()
     for line in lines[:-1]:
-        print(f"[avx2 emulated] {line}")
+        print(f"[avx2 emulated] {line}", flush=True)
     if done.returncode != 0 or not lines:
-        raise SystemExit(
-            f"bench.inference_latency failed under the AVX2 emulation ({done.returncode})"
-        )
-    result = json.loads(lines[-1])
-    return {"benchmark": "avx2_serving", "check": fingerprint, "inference_latency": result}
-
+        raise SystemExit(f"bench.{name} failed under the AVX2 emulation ({done.returncode})")
+    return json.loads(lines[-1])
 
 if __name__ == "__main__":
     main()
