@@ -41,7 +41,10 @@ def child_env(root: Path) -> dict[str, str]:
 
 
 def run_until(code: str, root: Path, ready, timeout_s: float = 300) -> subprocess.Popen:
-    """Start `python -c code` in its own process group; return once `ready()` is true."""
+    """Start `python -c code` in its own process group; return once `ready()` is true. The
+    child takes Ctrl-C as a terminal's foreground job does, even when this run was started in
+    the background, where shells start jobs with SIGINT ignored and children inherit that."""
+    code = f"import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n{code}"
     process = subprocess.Popen([sys.executable, "-c", code], env=child_env(root),
                                cwd=config.REPO_ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
