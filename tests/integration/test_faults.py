@@ -40,11 +40,15 @@ def child_env(root: Path) -> dict[str, str]:
             "PYTHONPATH": str(config.REPO_ROOT)}
 
 
+# Prefixed to the children that get Ctrl-C: they take it as a terminal's foreground job does,
+# even when this run was started in the background, where shells start jobs with SIGINT ignored
+# and children inherit that (then no KeyboardInterrupt, and nothing to test).
+AS_FOREGROUND_JOB = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+
+
 def run_until(code: str, root: Path, ready, timeout_s: float = 300) -> subprocess.Popen:
-    """Start `python -c code` in its own process group; return once `ready()` is true. The
-    child takes Ctrl-C as a terminal's foreground job does, even when this run was started in
-    the background, where shells start jobs with SIGINT ignored and children inherit that."""
-    code = f"import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n{code}"
+    """Start `python -c code` in its own process group; return once `ready()` is true."""
+    code = AS_FOREGROUND_JOB + code
     process = subprocess.Popen([sys.executable, "-c", code], env=child_env(root),
                                cwd=config.REPO_ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -87,7 +91,7 @@ def test_interrupt_passes_one_sigint_and_waits(tmp_path):
              f"def stop(*_):\n    time.sleep(1.0); pathlib.Path({str(marker)!r}).write_text('ok')"
              f"; sys.exit(1)\n"
              f"signal.signal(signal.SIGINT, stop)\nprint('ready', flush=True)\ntime.sleep(60)\n")
-    script = (f"import sys\nfrom dogops.terraform import run_interruptible\n"
+    script = (f"{AS_FOREGROUND_JOB}import sys\nfrom dogops.terraform import run_interruptible\n"
               f"from dogops.errors import UserError\n"
               f"try:\n    run_interruptible([sys.executable, '-c', {child!r}], None, False)\n"
               f"except UserError as err:\n    print('error:', err); sys.exit(err.exit_code)\n")
