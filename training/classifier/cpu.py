@@ -97,7 +97,7 @@ def summary(info: dict | None = None) -> str:
     info = info or describe()
     flags = ",".join(info["flags"]) or "no AVX2"
     torch_part = f", torch kernels {info['torch_capability']}" if "torch_capability" in info else ""
-    emulated = " (AVX2 EMULATED: AVX-512/VNNI/BF16 hidden)" if info.get("emulated") else ""
+    emulated = " (AVX2 EMULATED: AVX-512/VNNI/BF16/AMX hidden)" if info.get("emulated") else ""
     return (
         f"{info['model'] or info['machine']}{emulated} [{flags}]; "
         f"int8 kernels {info['int8_kernels']}{torch_part}"
