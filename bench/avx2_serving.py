@@ -237,9 +237,9 @@ def main(argv: list[str] | None = None) -> dict:
         fingerprint = check(cap)
     except (EmulationError, subprocess.CalledProcessError) as error:
         raise SystemExit(f"AVX2 emulation unavailable: {error}") from None
-    if args.check_only:
-        return {"benchmark": "avx2_serving", "check": fingerprint}
     result = {"benchmark": "avx2_serving", "check": fingerprint}
+    if args.check_only:
+        return result
     for name, extra in (
         ("inference_latency", ["--requests", str(args.requests)]),
         ("serving_accuracy", []),  # trains, exports and checks int8 under the mask as well
@@ -264,6 +264,7 @@ def run_masked(cap: Path, name: str, extra: list[str]) -> dict:
     if done.returncode != 0 or not lines:
         raise SystemExit(f"bench.{name} failed under the AVX2 emulation ({done.returncode})")
     return json.loads(lines[-1])
+
 
 if __name__ == "__main__":
     main()
