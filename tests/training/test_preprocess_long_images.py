@@ -2,13 +2,13 @@
 
 import torch
 from classifier.preprocess import prepare_image, resize_size_for
-from torchvision.transforms import functional as TF
+from torchvision.transforms.v2 import functional as F
 
 
 def reference(image: torch.Tensor, size: int) -> torch.Tensor:
     """The plain resize-shorter-side + centre crop, without the band shortcut."""
-    resized = TF.resize(image, resize_size_for(size), antialias=True)
-    cropped = TF.center_crop(resized, [size, size]).to(torch.float32).div_(255.0)
+    resized = F.resize(image, [resize_size_for(size)], antialias=True)
+    cropped = F.center_crop(resized, [size, size]).to(torch.float32).div_(255.0)
     mean = torch.tensor((0.485, 0.456, 0.406)).view(3, 1, 1)
     std = torch.tensor((0.229, 0.224, 0.225)).view(3, 1, 1)
     return cropped.sub_(mean).div_(std)
@@ -44,3 +44,13 @@ def test_a_one_pixel_wide_giant_is_cheap():
     out = prepare_image(image, 224)
     assert out.shape == (3, 224, 224)
     assert torch.allclose(out, reference(image[:, :1000, :], 224))  # uniform: same pixels
+
+
+def test_pixels_do_not_depend_on_memory_layout():
+    """Decoding yields HWC memory seen as CHW; PIL's tensors are CHW: the same prepared image."""
+    torch.manual_seed(1)
+    for height, width in ((300, 451), (451, 300), (257, 255), (40, 1000)):
+        hwc = torch.randint(0, 256, (height, width, 3), dtype=torch.uint8)
+        view, packed = hwc.permute(2, 0, 1), hwc.permute(2, 0, 1).contiguous()
+        assert torch.equal(prepare_image(view, 224), prepare_image(packed, 224))
+        assert prepare_image(view, 224).is_contiguous()
