@@ -127,8 +127,6 @@ def percentile(samples: list[float], q: float) -> float:
 
 
 NOISE_PROBE = "noise_probe"
-
-
 _NOISE_OPERAND = torch.ones(256, 256)
 
 

@@ -66,7 +66,7 @@ class ImageRequest:
 # is measured by bench.serving_accuracy. DOGOPS_JPEG_DRAFT=0 turns it off.
 _draft_side = 0
 
-# Torch threads for decoding and preprocessing when ONNX Runtime runs the forward pass (set by
+# Torch threads for preprocessing and answers when ONNX Runtime runs the forward pass (set by
 # model_fn; 0 = torch's own setting). One image's copy, resize and normalisation gain nothing
 # from more threads, and torch's OpenMP threads keep spinning after each parallel op, taking the
 # cores ONNX Runtime's next forward pass needs (measured: int8 ResNet-50 on 2 cores, batch-1
