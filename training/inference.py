@@ -66,25 +66,17 @@ class ImageRequest:
 # is measured by bench.serving_accuracy. DOGOPS_JPEG_DRAFT=0 turns it off.
 _draft_side = 0
 
-# Torch threads for preprocessing and answers when ONNX Runtime runs the forward pass (set by
-# model_fn; 0 = torch's own setting). One image's copy, resize and normalisation gain nothing
-# from more threads, and torch's OpenMP threads keep spinning after each parallel op, taking the
-# cores ONNX Runtime's next forward pass needs (measured: int8 ResNet-50 on 2 cores, batch-1
-# throughput 81 -> 96 img/s; bench.inference_latency).
-_preprocessing_threads = 0
-
 
 @contextlib.contextmanager
-def preprocessing_threads(threads: int | None = None):
-    """Run torch work in this block on ``threads`` (default: what model_fn chose) threads,
-    restoring the caller's setting after. Cheap (well under a microsecond); under OpenMP other
-    threads that already ran torch work keep their own setting."""
-    wanted = _preprocessing_threads if threads is None else threads
+def preprocessing_threads(threads: int):
+    """Run torch work in this block on ``threads`` threads (0: torch's own setting), restoring
+    the caller's setting after. Cheap (well under a microsecond); under OpenMP other threads that
+    already ran torch work keep their own setting."""
     previous = torch.get_num_threads()
-    if not wanted or wanted == previous:
+    if not threads or threads == previous:
         yield
         return
-    torch.set_num_threads(wanted)
+    torch.set_num_threads(threads)
     try:
         yield
     finally:
@@ -313,9 +305,6 @@ def model_fn(model_dir, context=None) -> ServingModel:
             log.warning("int8 model not served, float32 instead: %s", refused)
         if session is None:
             session, precision = _onnx_session(model_dir / "model.onnx", model, size), "float32"
-    if session is not None:
-        global _preprocessing_threads
-        _preprocessing_threads = 1
     if os.environ.get("DOGOPS_JPEG_DRAFT", "1") != "0":
         global _draft_side  # one per process: the largest side any loaded model needs
         _draft_side = max(_draft_side, resize_size_for(int(config["image_size"])))
@@ -361,7 +350,11 @@ def predict_batch(inputs: list, model: ServingModel, context=None) -> list[dict]
     for item in inputs:
         if not isinstance(item, ImageRequest):
             raise TypeError(f"predict_batch takes input_fn results, got {type(item).__name__}")
-    threads = 1 if model.backend == "onnxruntime" else 0  # torch only pre- and post-processes
+    # With ONNX Runtime, torch only pre- and post-processes: one image's resize and normalisation
+    # gain nothing from more threads, and torch's OpenMP threads keep spinning after each parallel
+    # op, taking the cores ONNX Runtime's next forward pass needs (measured: int8 ResNet-50 on 2
+    # cores, batch-1 throughput 81 -> 96 img/s; bench.inference_latency).
+    threads = 1 if model.backend == "onnxruntime" else 0
     results = []
     for start in range(0, len(inputs), MAX_FORWARD_BATCH):
         chunk = inputs[start : start + MAX_FORWARD_BATCH]
