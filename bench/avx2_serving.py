@@ -2,7 +2,7 @@
 bench.inference_latency and bench.serving_accuracy with ONNX Runtime and PyTorch held to the code
 an AVX2-only CPU runs.
 
-    .venv/bin/python -m bench.avx2_serving [--requests 100] [--check-only]
+    .venv/bin/python -m bench.avx2_serving [--requests 300] [--check-only]
 
 PyTorch can be told (ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2,
 MKL_ENABLE_INSTRUCTIONS=AVX2). ONNX Runtime cannot: its MLAS kernels are chosen from CPUID. So
@@ -218,7 +218,7 @@ def check(cap: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--requests", type=int, help="default: bench.inference_latency's")
     parser.add_argument("--check-only", action="store_true", help="build and verify, no timing")
     parser.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.check_only:
         return result
     for name, extra in (
-        ("inference_latency", ["--requests", str(args.requests)]),
+        ("inference_latency", [] if args.requests is None else ["--requests", str(args.requests)]),
         ("serving_accuracy", []),  # trains, exports and checks int8 under the mask as well
     ):
         result[name] = run_masked(cap, name, extra)
