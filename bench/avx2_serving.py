@@ -1,6 +1,7 @@
-"""Serving latency and accuracy on AVX2 kernels, measured on a CPU that has AVX-512:
-bench.inference_latency and bench.serving_accuracy with ONNX Runtime and PyTorch held to the code
-an AVX2-only CPU runs.
+"""Serving latency and accuracy, and training throughput, on AVX2 kernels, measured on a CPU that
+has AVX-512: bench.inference_latency, bench.serving_accuracy and bench.training_throughput (whose
+float32 frozen stages run on ONNX Runtime) with ONNX Runtime and PyTorch held to the code an
+AVX2-only CPU runs.
 
     .venv/bin/python -m bench.avx2_serving [--requests 300] [--check-only]
 
@@ -243,6 +244,7 @@ def main(argv: list[str] | None = None) -> dict:
     for name, extra in (
         ("inference_latency", [] if args.requests is None else ["--requests", str(args.requests)]),
         ("serving_accuracy", []),  # trains, exports and checks int8 under the mask as well
+        ("training_throughput", []),  # float32 frozen stages run on ONNX Runtime too
     ):
         result[name] = run_masked(cap, name, extra)
     return result

@@ -252,6 +252,8 @@ def fit(
         )
         train_seconds += time.perf_counter() - started
         images_seen += seen
+        if epoch == start_epoch and ctx.is_main and hasattr(view, "runtime_used"):
+            log.info("frozen stages ran on %s", view.runtime_used if ctx.device.type == "cpu" else "cuda")
         valid = evaluate(
             view,
             loaders["valid"],

@@ -8,6 +8,8 @@ import torch
 from torch import nn
 from torchvision import models
 
+from classifier.frozen_runtime import build_onnx_stages, requested_runtime
+
 ARCHITECTURES = {
     "resnet18": (models.resnet18, models.ResNet18_Weights),
     "resnet34": (models.resnet34, models.ResNet34_Weights),
@@ -110,12 +112,14 @@ class FrozenPrefixModel(nn.Module):
 
     The frozen stages never change during training and run in eval mode anyway, so they run as
     a conv+BatchNorm-folded copy under ``no_grad`` (bfloat16 on CPUs with native bf16, as CUDA
-    AMP does with float16); only the trainable tail is built from the live modules and runs
-    under autograd. The live model keeps every weight, so checkpoints and exports are unchanged.
+    AMP does with float16; other CPUs run it in float32 on ONNX Runtime: classifier.frozen_runtime);
+    only the trainable tail is built from the live modules and runs under autograd. The live model keeps every weight, so checkpoints and exports are unchanged.
     Build it after any weights are loaded: the folded copy is a snapshot of the frozen stages.
     """
 
-    def __init__(self, model: nn.Module, channels_last: bool = True):
+    def __init__(
+        self, model: nn.Module, channels_last: bool = True, frozen_runtime: str | None = None
+    ):
         super().__init__()
         from torch.fx.experimental.optimization import fuse
 
@@ -134,6 +138,10 @@ class FrozenPrefixModel(nn.Module):
         self.frozen = frozen
         self.tail = nn.Sequential(*stages[cut:])
         self.bf16 = native_bf16_cpu()
+        self.channels_last = channels_last
+        self.frozen_runtime = frozen_runtime or requested_runtime()
+        self._onnx_stages = None  # built on the first CPU float32 batch (it needs its shape)
+        self._onnx_tried = False
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():  # not inference_mode: the tail's autograd saves these features
@@ -141,9 +149,32 @@ class FrozenPrefixModel(nn.Module):
                 with torch.autocast("cpu", dtype=torch.bfloat16):
                     features = self.frozen(images)
                 features = features.float()
+            elif images.device.type == "cpu" and self._onnx(images) is not None:
+                features = self._onnx_stages(images)
+                if self.channels_last and features.dim() == 4:
+                    features = features.contiguous(memory_format=torch.channels_last)
             else:
                 features = self.frozen(images)
         return self.tail(features)
+
+    def _onnx(self, images: torch.Tensor):
+        if self.frozen_runtime == "onnxruntime" and not self._onnx_tried:
+            self._onnx_tried = True
+            self._onnx_stages = build_onnx_stages(self.frozen, images)
+        return self._onnx_stages
+
+    def prepare_runtime(self, images: torch.Tensor) -> None:
+        """Build the frozen stages' ONNX Runtime copy (for batches shaped like ``images``) now
+        rather than on the first CPU float32 batch; a once-per-run cost (seconds)."""
+        if images.device.type == "cpu" and not self.bf16:
+            self._onnx(images)
+
+    @property
+    def runtime_used(self) -> str:
+        """What ran the frozen stages on CPU: "torch-bf16", "onnxruntime" or "torch"."""
+        if self.bf16:
+            return "torch-bf16"
+        return "onnxruntime" if self._onnx_stages is not None else "torch"
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -151,13 +182,17 @@ class FrozenPrefixModel(nn.Module):
         return self
 
 
-def training_view(model: nn.Module, channels_last: bool = True) -> nn.Module:
-    """:class:`FrozenPrefixModel` when a ResNet starts with frozen stages, else the model."""
+def training_view(
+    model: nn.Module, channels_last: bool = True, frozen_runtime: str | None = None
+) -> nn.Module:
+    """:class:`FrozenPrefixModel` when a ResNet starts with frozen stages, else the model.
+    ``frozen_runtime`` ("onnxruntime" or "torch"; default: DOGOPS_FROZEN_RUNTIME, else
+    onnxruntime) runs the frozen stages of CPU float32 training."""
     if not isinstance(model, models.ResNet) or next(model.parameters()).requires_grad:
         return model
     if not any(p.requires_grad for p in model.parameters()):
         return model
-    return FrozenPrefixModel(model, channels_last)
+    return FrozenPrefixModel(model, channels_last, frozen_runtime)
 
 
 def revert_sync_batchnorm(module: nn.Module) -> nn.Module:
