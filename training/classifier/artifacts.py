@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import warnings
 from pathlib import Path
 
 import torch
@@ -20,6 +19,7 @@ from torch import nn
 
 from classifier.checkpoint import atomic_torch_save
 from classifier.data import human_label
+from classifier.onnx_export import quiet_exporter
 
 log = logging.getLogger("classifier")
 
@@ -99,15 +99,8 @@ def export_onnx_model(model: nn.Module, config: dict, path: Path) -> bool:
     size = config["image_size"]
     example = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
     try:
-        root = logging.getLogger()
-        level = root.level
-        root.setLevel(logging.WARNING)  # the exporter logs every pass at INFO
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # exporter deprecation chatter
-                _export(model, example, path)
-        finally:
-            root.setLevel(level)
+        with quiet_exporter():
+            _export(model, example, path)
         if not _matches_eager(model, path, example):
             raise RuntimeError("ONNX Runtime output differs from eager PyTorch")
     except Exception as error:  # noqa: BLE001  (any exporter failure only costs the fast path)

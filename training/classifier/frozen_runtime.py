@@ -16,10 +16,11 @@ from __future__ import annotations
 import io
 import logging
 import os
-import warnings
 
 import torch
 from torch import nn
+
+from classifier.onnx_export import quiet_exporter
 
 log = logging.getLogger(__name__)
 
@@ -43,24 +44,17 @@ class OnnxFrozenStages:
         import onnxruntime
 
         buffer = io.BytesIO()
-        root = logging.getLogger()
-        level = root.level
-        root.setLevel(logging.WARNING)  # the exporter logs every pass at INFO
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # exporter deprecation chatter
-                # The TorchScript exporter: seconds for a ResNet-50, and it needs no onnxscript.
-                torch.onnx.export(
-                    frozen,
-                    (example,),
-                    buffer,
-                    input_names=["images"],
-                    output_names=["features"],
-                    dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"}},
-                    dynamo=False,
-                )
-        finally:
-            root.setLevel(level)
+        with quiet_exporter():
+            # The TorchScript exporter: seconds for a ResNet-50, and it needs no onnxscript.
+            torch.onnx.export(
+                frozen,
+                (example,),
+                buffer,
+                input_names=["images"],
+                output_names=["features"],
+                dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"}},
+                dynamo=False,
+            )
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         options.inter_op_num_threads = 1
