@@ -112,8 +112,9 @@ class FrozenPrefixModel(nn.Module):
 
     The frozen stages never change during training and run in eval mode anyway, so they run as
     a conv+BatchNorm-folded copy under ``no_grad`` (bfloat16 on CPUs with native bf16, as CUDA
-    AMP does with float16; other CPUs run it in float32 on ONNX Runtime: classifier.frozen_runtime);
-    only the trainable tail is built from the live modules and runs under autograd. The live model keeps every weight, so checkpoints and exports are unchanged.
+    AMP does with float16; float32 on ONNX Runtime on other CPUs: classifier.frozen_runtime);
+    only the trainable tail is built from the live modules and runs under autograd. The live
+    model keeps every weight, so checkpoints and exports are unchanged.
     Build it after any weights are loaded: the folded copy is a snapshot of the frozen stages.
     """
 
