@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import sys
 import tempfile
 import time
@@ -288,7 +287,7 @@ def batching(models: dict, photos: list[bytes], batch_size: int, rounds: int) ->
         one, many = max(rates[(name, 1)]), max(rates[(name, batch_size)])
         forward = forward_pass_rates(model, images, batch_size, rounds)
         macs = kernel_ceiling.model_macs(model.torch_model, model.image_size)
-        gemm = kernel_ceiling.gemm_rate(name, threads=ort_threads())
+        gemm = kernel_ceiling.gemm_rate(name, threads=inference.ort_threads())
         result[name] = {
             "images_per_s_batch_1": round(one, 2),
             f"images_per_s_batch_{batch_size}": round(many, 2),
@@ -343,11 +342,6 @@ def forward_pass_rates(model, images: list[bytes], batch_size: int, rounds: int)
         if round_index > 0:
             best[1], best[batch_size] = min(best[1], one), min(best[batch_size], many)
     return {size: batch_size / seconds for size, seconds in best.items()}
-
-
-def ort_threads() -> int:
-    """ONNX Runtime threads per session, as inference._onnx_session sets them (0: its default)."""
-    return int(os.environ.get("DOGOPS_ORT_THREADS", "0") or 0)
 
 
 def _agreement(a: list[int], b: list[int]) -> float:

@@ -218,6 +218,12 @@ class ServingModel:
             return self.torch_model(batch).float().cpu()
 
 
+def ort_threads() -> int:
+    """ONNX Runtime threads per session (DOGOPS_ORT_THREADS, set by Terraform with the worker
+    count); 0: ONNX Runtime's default, one per core."""
+    return int(os.environ.get("DOGOPS_ORT_THREADS", "0") or 0)
+
+
 def _onnx_session(path: Path, torch_model: torch.nn.Module, image_size: int, int8: bool = False):
     """An ONNX Runtime session that agrees with the PyTorch weights, or None. An int8 model
     cannot match float logits to 1e-3; its top-1 was checked on the test split at training, so
@@ -237,7 +243,7 @@ def _onnx_session(path: Path, torch_model: torch.nn.Module, image_size: int, int
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # With several model-server workers per instance, each should use its share of the
         # cores rather than all of them (Terraform sets this with the worker count).
-        threads = int(os.environ.get("DOGOPS_ORT_THREADS", "0") or 0)
+        threads = ort_threads()
         if threads > 0:
             options.intra_op_num_threads = threads
         if int8:
